@@ -1,0 +1,341 @@
+"""Settings: built-in defaults, overlaid by a TOML file, overlaid by DISTRO_* variables.
+
+The file is the first of: ``--config PATH``, ``$DISTRO_CONFIG``, ``./config.toml``; with none of
+them distro runs on the embedded defaults (a SQLite file in the working directory and the
+built-in sandbox provider). A single key is overridden from the environment with its dotted path
+in upper case, sections joined by a double underscore: ``DISTRO_DATABASE__URL``,
+``DISTRO_PROVIDERS__POSTMARK__SERVER_TOKEN``. That keeps secrets out of the file.
+
+Nothing here runs at import time; ``load_settings`` does all the reading.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from distro.errors import ConfigError
+
+ENV_PREFIX = "DISTRO_"
+ENV_SEPARATOR = "__"
+DEFAULT_CONFIG_FILE = "config.toml"
+SECRET_FILE = ".distro-secret"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///distro.db"
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = ""
+    secret_key: SecretStr = SecretStr("")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, such as https://press.example.org")
+        return value.rstrip("/")
+
+    @property
+    def base_url(self) -> str:
+        """The base of every link in emails: ``public_url`` or the local listen address."""
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+class SendingSettings(_Section):
+    provider: str = "sandbox"
+    from_email: str = "newsroom@distro.example"
+    from_name: str = "distro newsroom"
+    reply_to: str = ""
+    postal_address: str = "distro newsroom, 1 Example Street, Springfield"
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    lease_seconds: int = Field(default=120, ge=5, le=3600)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+
+    @field_validator("from_email", "reply_to")
+    @classmethod
+    def _is_email(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SchedulerSettings(_Section):
+    max_lateness: timedelta = timedelta(minutes=15)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @field_validator("max_lateness", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        if isinstance(value, str) and (match := _DURATION.match(value)):
+            return timedelta(seconds=int(match[1]) * _DURATION_UNITS[match[2]])
+        if isinstance(value, str) and not value.strip().startswith("P"):
+            raise ValueError("expected a duration such as '90s', '15m', '2h' or '1d'")
+        return value
+
+
+class TemplateSettings(_Section):
+    folder: Path | None = None
+
+
+class _ProviderBase(_Section):
+    base_url: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class PostmarkProvider(_ProviderBase):
+    type: Literal["postmark"]
+    base_url: str = "https://api.postmarkapp.com"
+    server_token: SecretStr
+    message_stream: str = "broadcast"
+    webhook_username: str = ""
+    webhook_password: SecretStr = SecretStr("")
+
+
+class SendgridProvider(_ProviderBase):
+    type: Literal["sendgrid"]
+    base_url: str = "https://api.sendgrid.com"
+    api_key: SecretStr
+    webhook_public_key: str = ""
+
+
+class MailgunProvider(_ProviderBase):
+    type: Literal["mailgun"]
+    base_url: str = "https://api.mailgun.net"
+    api_key: SecretStr
+    domain: str
+    webhook_signing_key: SecretStr = SecretStr("")
+
+
+class SesProvider(_ProviderBase):
+    type: Literal["ses"]
+    base_url: str = ""
+    region: str = "us-east-1"
+    access_key_id: str
+    secret_access_key: SecretStr
+    configuration_set: str = ""
+
+
+class ResendProvider(_ProviderBase):
+    type: Literal["resend"]
+    base_url: str = "https://api.resend.com"
+    api_key: SecretStr
+    webhook_secret: SecretStr = SecretStr("")
+
+
+class SmtpProvider(_ProviderBase):
+    type: Literal["smtp"]
+    base_url: str = ""
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    security: Literal["starttls", "tls", "none"] = "starttls"
+
+
+class SandboxProvider(_ProviderBase):
+    """The built-in ESP emulator; it speaks Postmark's API and posts Postmark webhooks."""
+
+    type: Literal["sandbox"]
+    # Empty: the sandbox mounted inside `distro serve`, at {server base URL}/sandbox.
+    base_url: str = ""
+    server_token: SecretStr = SecretStr("sandbox-server-token")
+    webhook_username: str = "sandbox"
+    # Empty: derived from server.secret_key, so the default set-up needs no extra secret.
+    webhook_password: SecretStr = SecretStr("")
+
+
+ProviderSettings = Annotated[
+    PostmarkProvider
+    | SendgridProvider
+    | MailgunProvider
+    | SesProvider
+    | ResendProvider
+    | SmtpProvider
+    | SandboxProvider,
+    Field(discriminator="type"),
+]
+PROVIDER_TYPES = ("postmark", "sendgrid", "mailgun", "ses", "resend", "smtp", "sandbox")
+
+
+class Settings(_Section):
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    sending: SendingSettings = SendingSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    templates: TemplateSettings = TemplateSettings()
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    # Where the settings came from, for messages; not a config key.
+    source: str = Field(default="built-in defaults", exclude=True)
+
+    @model_validator(mode="after")
+    def _default_provider_exists(self) -> Settings:
+        if self.sending.provider not in self.providers:
+            known = ", ".join(sorted(self.providers)) or "none"
+            raise ValueError(
+                f"sending.provider names {self.sending.provider!r}, which is not a "
+                f"[providers.NAME] table (configured: {known})"
+            )
+        return self
+
+    def provider(self, name: str | None = None) -> ProviderSettings:
+        """The provider called ``name``, or the default one."""
+        key = name or self.sending.provider
+        try:
+            return self.providers[key]
+        except KeyError:
+            known = ", ".join(sorted(self.providers))
+            raise ConfigError(f"unknown provider {key!r} (configured: {known})") from None
+
+
+BUILT_IN: dict[str, Any] = {"providers": {"sandbox": {"type": "sandbox"}}}
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read, following the documented lookup order; None means defaults."""
+    if explicit:
+        return _existing(Path(explicit), "--config")
+    if env_path := os.environ.get(f"{ENV_PREFIX}CONFIG"):
+        return _existing(Path(env_path), "DISTRO_CONFIG")
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.is_file() else None
+
+
+def _existing(path: Path, named_by: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} (named by {named_by}) does not exist")
+    return path
+
+
+def load_settings(
+    explicit: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read, merge and validate the settings; raise ConfigError naming the bad key."""
+    path = config_path(explicit)
+    data = _deep_merge({}, BUILT_IN)
+    if path is not None:
+        data = _deep_merge(data, _read_toml(path))
+    env_keys = _apply_env(data, os.environ if environ is None else environ)
+    source = str(path) if path else "built-in defaults"
+    try:
+        return Settings.model_validate({**data, "source": source})
+    except pydantic.ValidationError as exc:
+        raise ConfigError(_describe(exc, source, env_keys)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Overlay DISTRO_A__B=value as data[a][b]; return {dotted key: variable name}."""
+    applied: dict[str, str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or ENV_SEPARATOR not in name:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split(ENV_SEPARATOR)
+        if not all(path):
+            raise ConfigError(f"environment variable {name}: empty key part")
+        node = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"environment variable {name}: {part} is not a section")
+            node = child
+        node[path[-1]] = value
+        applied[".".join(path)] = name
+    return applied
+
+
+def _describe(exc: pydantic.ValidationError, source: str, env_keys: Mapping[str, str]) -> str:
+    problems = []
+    for error in exc.errors():
+        parts = [str(p) for p in error["loc"]]
+        # A provider table's errors carry the union tag as a path element: drop it.
+        if len(parts) >= 3 and parts[0] == "providers" and parts[2] in PROVIDER_TYPES:
+            del parts[2]
+        key = ".".join(parts) or "(top level)"
+        origin = env_keys.get(key, source)
+        problems.append(f"{key}: {_reason(error)} (in {origin})")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def _reason(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"type must be one of {', '.join(PROVIDER_TYPES)}"
+    if kind == "union_tag_not_found":
+        return f"a provider table needs type = one of {', '.join(PROVIDER_TYPES)}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if "input" in error and not isinstance(error["input"], dict):
+        return f"{message}, got {error['input']!r}"
+    return str(message)
+
+
+def secret_key(settings: Settings) -> str:
+    """The signing key: from config/env, else one generated once and kept beside the data.
+
+    A generated key suits a single-host set-up; several hosts must share a configured key.
+    """
+    configured = settings.server.secret_key.get_secret_value()
+    if configured:
+        return configured
+    path = Path(SECRET_FILE)
+    if path.is_file():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

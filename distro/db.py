@@ -1,0 +1,140 @@
+"""Engine factory, session scope, and the migrations entry point.
+
+SQLite is opened in WAL mode with every transaction started as ``BEGIN IMMEDIATE``: SQLite allows
+one writer, and taking the write lock up front turns lock upgrades that would deadlock into a
+plain wait (bounded by ``busy_timeout``). PostgreSQL gets pre-pinged pooled connections.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy.exc
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from distro.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets the pragmas and locking distro relies on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (see _sqlite_on_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "busy_timeout=30000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it raises."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def _alembic_config() -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with _translated(engine.url.render_as_string(hide_password=True)), engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine) -> str:
+    """Create or upgrade the schema to the newest revision; return that revision."""
+    with _translated(engine.url.render_as_string(hide_password=True)), engine.begin() as conn:
+        config = _alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return head_revision()
+
+
+def open_database(url: str) -> Engine:
+    """An engine for an existing, fully migrated database, or a one-line DatabaseError."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise DatabaseError(f"no database at {path}: run `distro init` to create it")
+    engine = make_engine(url)
+    revision = current_revision(engine)
+    if revision is None:
+        raise DatabaseError(
+            f"{display_url(url)} has no distro schema: run `distro init` to create it"
+        )
+    if revision != head_revision():
+        raise DatabaseError(
+            f"{display_url(url)} is at schema revision {revision}, this distro needs "
+            f"{head_revision()}: run `distro init` to upgrade it"
+        )
+    return engine
+
+
+@contextmanager
+def _translated(where: str) -> Iterator[None]:
+    """Turn driver failures into one clear DatabaseError line."""
+    try:
+        yield
+    except sqlalchemy.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if "file is not a database" in reason or "malformed" in reason:
+            raise DatabaseError(f"{where} is not a usable SQLite database ({reason})") from None
+        raise DatabaseError(f"cannot use database {where}: {reason}") from None

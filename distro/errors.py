@@ -1,0 +1,65 @@
+"""One exception tree for distro; the CLI prints any of these as a single line.
+
+    DistroError
+    ├── ConfigError             a config key is missing, unknown or of the wrong type or value
+    ├── DatabaseError           the database is missing, corrupt, unreachable or not migrated
+    ├── NotFoundError           a named release, list, send, contact ... does not exist
+    ├── ValidationError         user input (CLI arguments, API requests) is not acceptable
+    ├── TemplateError           a template fails to load or render (names template, line, cause)
+    ├── EmbargoError            a send would break an embargo rule
+    └── ProviderError           an email provider refused or failed a request
+        ├── RetryableProviderError   429, 5xx, timeouts, dropped connections
+        └── PermanentProviderError   any other refusal: do not retry as it is
+"""
+
+from __future__ import annotations
+
+
+class DistroError(Exception):
+    """Base of every error distro raises on purpose."""
+
+
+class ConfigError(DistroError):
+    """Configuration cannot be loaded or is invalid."""
+
+
+class DatabaseError(DistroError):
+    """The database cannot be used as it is."""
+
+
+class NotFoundError(DistroError):
+    """A referenced object does not exist."""
+
+
+class ValidationError(DistroError):
+    """User input is not acceptable."""
+
+
+class TemplateError(DistroError):
+    """A template cannot be loaded or rendered."""
+
+
+class EmbargoError(DistroError):
+    """An action would break an embargo rule."""
+
+
+class ProviderError(DistroError):
+    """An email provider refused or failed a request."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class RetryableProviderError(ProviderError):
+    """A failure worth retrying later (rate limits, outages, network trouble)."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    """A refusal that will not change by retrying the same request."""

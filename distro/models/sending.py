@@ -1,0 +1,85 @@
+"""Sends (release x audience x moment) and their messages: the outbox, one row per recipient."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from distro.models.types import UTCDateTime, utcnow
+
+
+class SendStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for its moment
+    SENDING = "sending"  # expanded into messages; workers are delivering them
+    PAUSED = "paused"  # no new claims until resumed
+    SENT = "sent"  # every message reached a final sending state
+    CANCELLED = "cancelled"
+    MISSED = "missed"  # its moment passed while nothing ran; waits for a resume
+    HELD = "held"  # the embargo guard stopped it at fire time
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"  # waiting to be claimed (a lease may be on it)
+    SENDING = "sending"  # handed to the provider; the answer is not recorded yet
+    SENT = "sent"  # the provider accepted it
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    UNSUBSCRIBED = "unsubscribed"
+    FAILED = "failed"  # permanently refused, or out of attempts
+    SUPPRESSED = "suppressed"  # never sent: the address is on the suppression list
+    UNCERTAIN = "uncertain"  # a worker died mid-hand-over: held for staff to decide
+
+
+class Send(SQLModel, table=True):
+    __tablename__ = "sends"
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="releases.id", index=True)
+    list_names: list[str] = Field(default_factory=list, sa_type=JSON)
+    segment_name: str | None = Field(default=None, max_length=200)
+    where_expr: str | None = Field(default=None, sa_type=Text)
+    template: str = Field(default="release", max_length=200)
+    provider: str = Field(max_length=100)
+    scheduled_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # True: the send follows the release's embargo moment when the embargo moves.
+    at_embargo: bool = False
+    status: str = Field(default=SendStatus.SCHEDULED, max_length=20, index=True)
+    is_test: bool = False
+    tracking: bool = True
+    note: str = Field(default="", sa_type=Text)
+    recipients: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("send_id", "contact_id", name="uq_messages_send_contact"),
+        Index("ix_messages_claim", "send_id", "status", "id"),
+        Index("ix_messages_provider_message_id", "provider_message_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    send_id: int = Field(foreign_key="sends.id")
+    contact_id: int = Field(foreign_key="contacts.id", index=True)
+    email: str = Field(max_length=320)
+    status: str = Field(default=MessageStatus.QUEUED, max_length=20)
+    provider: str = Field(max_length=100)
+    provider_message_id: str | None = Field(default=None, max_length=300)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    lease_owner: str | None = Field(default=None, max_length=200)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

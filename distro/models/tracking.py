@@ -1,0 +1,48 @@
+"""Normalised tracking events: what providers and our own links tell us about each message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from distro.models.types import UTCDateTime, utcnow
+
+
+class EventType(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    COMPLAINED = "complained"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class Event(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        # A provider retrying a webhook repeats the event id: store it once.
+        UniqueConstraint("provider", "provider_event_id", name="uq_events_provider_event"),
+        Index("ix_events_message_type", "message_id", "type"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Null when no message matched: the event is kept, not dropped.
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    provider: str = Field(max_length=100)
+    provider_event_id: str = Field(max_length=300)
+    provider_message_id: str | None = Field(default=None, max_length=300)
+    type: str = Field(max_length=20)
+    recipient: str = Field(default="", max_length=320)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Normalised extras: bounce kind and reason, MTA response, URL, user agent ...
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
