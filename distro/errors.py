@@ -8,8 +8,9 @@
     ├── TemplateError           a template fails to load or render (names template, line, cause)
     ├── EmbargoError            a send would break an embargo rule
     └── ProviderError           an email provider refused or failed a request
-        ├── RetryableProviderError   429, 5xx, timeouts, dropped connections
-        └── PermanentProviderError   any other refusal: do not retry as it is
+        ├── RetryableProviderError   not accepted, worth retrying: 429, 5xx, connect failures
+        ├── PermanentProviderError   any other refusal: do not retry as it is
+        └── OutcomeUnknownError      the request may have been accepted (the answer was lost)
 """
 
 from __future__ import annotations
@@ -63,3 +64,11 @@ class RetryableProviderError(ProviderError):
 
 class PermanentProviderError(ProviderError):
     """A refusal that will not change by retrying the same request."""
+
+
+class OutcomeUnknownError(ProviderError):
+    """The request left but its answer was lost: the provider may have accepted it.
+
+    Resending is safe only with an idempotency key the provider honours; otherwise the messages
+    are marked uncertain for staff to decide.
+    """
