@@ -1,0 +1,67 @@
+"""The sandbox inbox: every accepted message, readable the way a journalist would see it.
+
+Templates live in ``templates/web/sandbox`` (source checkout) or ``distro/_templates/web/sandbox``
+(installed wheel). Autoescaping is on; the HTML part is shown inside ``<iframe sandbox srcdoc>``
+so its scripts never run and its styles cannot leak into the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import jinja2
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+import distro
+
+if TYPE_CHECKING:
+    from distro.sandbox.app import Sandbox
+
+
+def templates_dir() -> Path:
+    """distro's template root: the wheel's copy first, then the source checkout's."""
+    package = Path(distro.__file__).parent
+    for candidate in (package / "_templates", package.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no distro templates next to {package}")
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir() / "web" / "sandbox"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _base(request: Request) -> str:
+    """The path prefix the app is mounted at ("" standalone, "/sandbox" inside distro)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def build_pages_router(sandbox: Sandbox) -> APIRouter:
+    router = APIRouter()
+    env = _environment()
+    store = sandbox.store
+
+    @router.get("/", response_class=HTMLResponse)
+    def inbox(request: Request) -> HTMLResponse:
+        page = env.get_template("inbox.html").render(
+            base=_base(request), messages=store.messages(), counts=store.recipient_counts()
+        )
+        return HTMLResponse(page)
+
+    @router.get("/messages/{message_id}", response_class=HTMLResponse)
+    def message(request: Request, message_id: str) -> HTMLResponse:
+        found = store.get(message_id)
+        if found is None:
+            raise HTTPException(404, f"no message {message_id}")
+        page = env.get_template("message.html").render(base=_base(request), message=found)
+        return HTMLResponse(page)
+
+    return router

@@ -1,0 +1,152 @@
+"""The Postmark-compatible sending endpoints: ``POST /email`` and ``POST /email/batch``.
+
+Answers follow Postmark's documented shapes: 401 with ErrorCode 10 for a missing or unknown
+server token, 422 with an ErrorCode for a request that cannot be read, and for a batch HTTP 200
+with one result per message in request order, so one bad message does not sink the others.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from distro.sandbox.store import StoredMessage
+from distro.sandbox.validation import (
+    BAD_TOKEN,
+    INCOMPATIBLE_JSON,
+    INVALID_JSON,
+    JSON_REQUIRED,
+    MAX_BATCH,
+    TOO_MANY_BATCH_MESSAGES,
+    Invalid,
+    PostmarkError,
+    ValidMessage,
+    validate_message,
+)
+
+if TYPE_CHECKING:
+    from distro.sandbox.app import Sandbox
+
+TOKEN_HEADER = "X-Postmark-Server-Token"  # noqa: S105 - a header name
+NO_CREDENTIALS_TEXT = (
+    "No Account or Server API tokens were supplied in the HTTP headers. Please add a header for "
+    "either X-Postmark-Server-Token or X-Postmark-Account-Token."
+)
+REFUSED_CREDENTIALS_TEXT = (
+    "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. "
+    "Please verify that you are using a valid token."
+)
+
+
+def _error(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse(PostmarkError(code, message).to_json(), status_code=status)
+
+
+def _authenticate(request: Request, tokens: frozenset[str]) -> JSONResponse | None:
+    token = request.headers.get(TOKEN_HEADER)
+    if not token:
+        return _error(401, BAD_TOKEN, NO_CREDENTIALS_TEXT)
+    # Compare against every token so timing does not reveal which prefix matched.
+    matches = [hmac.compare_digest(token.encode(), known.encode()) for known in tokens]
+    if not any(matches):
+        return _error(401, BAD_TOKEN, REFUSED_CREDENTIALS_TEXT)
+    return None
+
+
+async def _read_json(request: Request) -> tuple[Any, JSONResponse | None]:
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type.lower():
+        return None, _error(
+            422,
+            JSON_REQUIRED,
+            "JSON required: set the Content-Type header of the request to application/json.",
+        )
+    try:
+        return json.loads(await request.body()), None
+    except (ValueError, UnicodeDecodeError):
+        return None, _error(422, INVALID_JSON, "Received invalid JSON input.")
+
+
+def _accept(sandbox: Sandbox, valid: ValidMessage) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    stored = StoredMessage(
+        message_id=str(uuid.uuid4()),
+        received_at=now,
+        from_=valid.from_,
+        to=valid.to,
+        recipients=valid.recipients,
+        cc=valid.cc,
+        bcc=valid.bcc,
+        reply_to=valid.reply_to,
+        subject=valid.subject,
+        html_body=valid.html_body,
+        text_body=valid.text_body,
+        headers=valid.headers,
+        metadata=valid.metadata,
+        tag=valid.tag,
+        message_stream=valid.message_stream,
+    )
+    sandbox.accept(stored)
+    return {
+        "To": valid.to,
+        "SubmittedAt": now.isoformat(),
+        "MessageID": stored.message_id,
+        "ErrorCode": 0,
+        "Message": "OK",
+    }
+
+
+def _one(sandbox: Sandbox, raw: Any) -> tuple[int, dict[str, Any]]:
+    try:
+        valid = validate_message(raw)
+    except Invalid as exc:
+        return 422, exc.error.to_json()
+    return 200, _accept(sandbox, valid)
+
+
+def build_api_router(sandbox: Sandbox) -> APIRouter:
+    """Routes bound to one sandbox's token set and store."""
+    router = APIRouter()
+    tokens = sandbox.options.server_tokens
+
+    @router.post("/email")
+    async def send_email(request: Request) -> JSONResponse:
+        refused = _authenticate(request, tokens)
+        if refused is not None:
+            return refused
+        body, problem = await _read_json(request)
+        if problem is not None:
+            return problem
+        status, answer = _one(sandbox, body)
+        return JSONResponse(answer, status_code=status)
+
+    @router.post("/email/batch")
+    async def send_batch(request: Request) -> JSONResponse:
+        refused = _authenticate(request, tokens)
+        if refused is not None:
+            return refused
+        body, problem = await _read_json(request)
+        if problem is not None:
+            return problem
+        if not isinstance(body, list):
+            return _error(
+                422,
+                INCOMPATIBLE_JSON,
+                "Incompatible JSON: the batch endpoint expects a JSON array of messages.",
+            )
+        if len(body) > MAX_BATCH:
+            return _error(
+                422,
+                TOO_MANY_BATCH_MESSAGES,
+                f"Too many batch messages: {len(body)} were sent, "
+                f"the maximum is {MAX_BATCH} per request.",
+            )
+        return JSONResponse([_one(sandbox, raw)[1] for raw in body])
+
+    return router

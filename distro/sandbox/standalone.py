@@ -1,0 +1,20 @@
+"""Serve the sandbox on its own, in the foreground, for a developer machine or a benchmark."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from distro.sandbox.app import SandboxOptions, create_sandbox_app
+from distro.web.server import bind_socket
+
+
+def run_standalone(host: str, port: int, options: SandboxOptions) -> None:
+    """Serve until interrupted; pending webhooks are flushed (bounded) on the way out."""
+    sock = bind_socket(host, port)
+    app, sandbox = create_sandbox_app(options)
+    try:
+        config = uvicorn.Config(app, log_level="info", lifespan="off")
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sandbox.close()
+        sock.close()

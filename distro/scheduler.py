@@ -1,0 +1,86 @@
+"""APScheduler wiring: one date job per scheduled send, kept in step with the database.
+
+The database is the source of truth. Jobs live in memory only and are rebuilt from the ``sends``
+table on start and then every ``scheduler.poll_seconds``, so new, moved and cancelled sends are
+picked up by every process without any message passing, and nothing is lost when one dies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Engine, select
+
+from distro.models import Send, SendStatus
+
+log = logging.getLogger(__name__)
+
+SYNC_JOB = "distro-sync"
+JOB_PREFIX = "send-"
+
+
+class SendScheduler:
+    def __init__(
+        self,
+        engine: Engine,
+        fire: Callable[[int], None],
+        *,
+        poll_seconds: float,
+        housekeeping: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.fire = fire
+        self.poll_seconds = poll_seconds
+        self.housekeeping = housekeeping
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            # Lateness is judged by distro (scheduler.max_lateness), not by APScheduler.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+
+    def start(self) -> None:
+        self.sync()
+        self.scheduler.add_job(
+            self._tick, "interval", seconds=self.poll_seconds, id=SYNC_JOB, max_instances=1
+        )
+        self.scheduler.start()
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def _tick(self) -> None:
+        self.sync()
+        if self.housekeeping is not None:
+            self.housekeeping()
+
+    def sync(self) -> None:
+        """Make the jobs match the scheduled sends: add new, move changed, drop the rest."""
+        with self.engine.connect() as conn:
+            wanted: dict[str, datetime] = {
+                f"{JOB_PREFIX}{send_id}": when
+                for send_id, when in conn.execute(
+                    select(Send.id, Send.scheduled_at).where(  # type: ignore[call-overload]
+                        Send.status == SendStatus.SCHEDULED
+                    )
+                )
+            }
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, when in wanted.items():
+            job = self.scheduler.get_job(job_id)
+            if job is None:
+                self.scheduler.add_job(
+                    self.fire,
+                    "date",
+                    run_date=when,
+                    args=[int(job_id.removeprefix(JOB_PREFIX))],
+                    id=job_id,
+                    replace_existing=True,
+                )
+            elif job.next_run_time is not None and job.next_run_time != when:
+                job.reschedule("date", run_date=when)

@@ -1,0 +1,1 @@
+"""Sending: scheduling, audience expansion, the leased outbox queue and the sender engine."""

@@ -1,0 +1,129 @@
+"""Firing a due send: the checks that run at its moment, then one transaction that expands the
+audience into one message row per recipient.
+
+Only the process that moves the send from ``scheduled`` to ``sending`` expands it (the row is
+locked and its status re-read inside the transaction), so several schedulers racing on the same
+send still produce one set of messages. Suppressed addresses get a row too, marked
+``suppressed``, so reports can say who was left out and why.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Connection, Engine, Select, String, Table, and_, case, literal, select, update
+
+from distro.config import Settings
+from distro.models import (
+    Contact,
+    ContactList,
+    ListMember,
+    MessageStatus,
+    Release,
+    Send,
+    SendStatus,
+    Suppression,
+    UTCDateTime,
+)
+from distro.sending.queue import MESSAGES, SENDS, _finish
+
+CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
+LISTS: Table = ContactList.__table__  # type: ignore[attr-defined]
+MEMBERS: Table = ListMember.__table__  # type: ignore[attr-defined]
+SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
+RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
+
+
+class FireOutcome(StrEnum):
+    STARTED = "started"
+    MISSED = "missed"
+    HELD = "held"
+    NOT_DUE = "not_due"  # already fired, cancelled, paused ... or not yet due
+
+
+def fire_send(engine: Engine, settings: Settings, send_id: int, now: datetime) -> FireOutcome:
+    with engine.begin() as conn:
+        send = conn.execute(
+            select(SENDS).where(SENDS.c.id == send_id).with_for_update()
+        ).one_or_none()
+        if send is None or send.status != SendStatus.SCHEDULED or send.scheduled_at > now:
+            return FireOutcome.NOT_DUE
+        lateness = now - send.scheduled_at
+        if lateness > settings.scheduler.max_lateness:
+            _set_status(
+                conn,
+                send_id,
+                SendStatus.MISSED,
+                f"due at {send.scheduled_at:%Y-%m-%d %H:%M:%S} UTC but nothing ran until "
+                f"{now:%H:%M:%S} UTC ({_minutes(lateness)} late, more than scheduler.max_lateness)"
+                "; `distro send resume` sends it now",
+            )
+            return FireOutcome.MISSED
+        embargo_at = conn.scalar(select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id))
+        if embargo_at is not None and embargo_at > now:
+            # The embargo moved later after this send was scheduled: never send early.
+            _set_status(
+                conn,
+                send_id,
+                SendStatus.HELD,
+                f"held: the release's embargo now lifts at {embargo_at:%Y-%m-%d %H:%M} UTC",
+            )
+            return FireOutcome.HELD
+        count = expand_audience(conn, send_id, send.list_names, send.provider, now)
+        conn.execute(
+            update(SENDS)
+            .where(SENDS.c.id == send_id)
+            .values(status=SendStatus.SENDING, started_at=now, recipients=count)
+        )
+        _finish(conn, send_id, now)  # an audience of only suppressed contacts is done at once
+    return FireOutcome.STARTED
+
+
+def _minutes(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60} min {seconds % 60} s"
+
+
+def _set_status(conn: Connection, send_id: int, status: SendStatus, note: str) -> None:
+    conn.execute(update(SENDS).where(SENDS.c.id == send_id).values(status=status, note=note))
+
+
+def audience_contact_ids(list_names: list[str]) -> Select[tuple[int]]:
+    """A SELECT of the distinct active contact ids a send's audience names."""
+    return (
+        select(MEMBERS.c.contact_id)
+        .join(LISTS, LISTS.c.id == MEMBERS.c.list_id)
+        .where(LISTS.c.name.in_(list_names))
+        .distinct()
+    )
+
+
+def expand_audience(
+    conn: Connection, send_id: int, list_names: list[str], provider: str, now: datetime
+) -> int:
+    """Insert one message per audience contact in a single INSERT ... SELECT; return the count."""
+    c, s = CONTACTS, SUPPRESSIONS
+    status = case((s.c.id.is_(None), MessageStatus.QUEUED), else_=MessageStatus.SUPPRESSED)
+    rows = (
+        select(
+            literal(send_id),
+            c.c.id,
+            c.c.email,
+            status,
+            literal(provider, String()),
+            literal(0),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+        )
+        .select_from(c.outerjoin(s, s.c.email == c.c.email))
+        .where(and_(c.c.id.in_(audience_contact_ids(list_names)), c.c.status == "active"))
+        .order_by(c.c.id)
+    )
+    result = conn.execute(
+        MESSAGES.insert().from_select(
+            ["send_id", "contact_id", "email", "status", "provider", "attempts", "queued_at", "updated_at"],
+            rows,
+        )
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,1 @@
+"""Delivery tracking: normalised events, webhook verification and parsing, signed link tokens."""

@@ -1,0 +1,191 @@
+"""Postmark webhooks: HTTP Basic authentication and payload normalisation.
+
+Postmark signs nothing; the credentials it puts in the webhook URL are the proof. Payloads carry
+no event id for most record types, so one is derived from what makes the event unique.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from distro.models import EventType
+from distro.providers.base import MESSAGE_ID_KEY
+from distro.tracking.events import NormalisedEvent
+
+# Postmark bounce Type -> (normalised type, bounce kind); anything unlisted is a soft bounce.
+BOUNCE_TYPES: dict[str, tuple[EventType, str]] = {
+    "HardBounce": (EventType.BOUNCED, "hard"),
+    "BadEmailAddress": (EventType.BOUNCED, "hard"),
+    "ManuallyDeactivated": (EventType.BOUNCED, "hard"),
+    "SoftBounce": (EventType.BOUNCED, "soft"),
+    "Transient": (EventType.DEFERRED, "soft"),
+    "DnsError": (EventType.BOUNCED, "soft"),
+    "Blocked": (EventType.REJECTED, "blocked"),
+    "SpamComplaint": (EventType.COMPLAINED, ""),
+    "SpamNotification": (EventType.COMPLAINED, ""),
+}
+
+
+def basic_credentials(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    value = headers.get("authorization", "")
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+def credentials_match(given: tuple[str, str], expected: tuple[str, str]) -> bool:
+    """Constant-time comparison of both parts (an empty expected password never matches)."""
+    if not expected[1]:
+        return False
+    user_ok = hmac.compare_digest(given[0].encode(), expected[0].encode())
+    password_ok = hmac.compare_digest(given[1].encode(), expected[1].encode())
+    return user_ok and password_ok
+
+
+def parse(payload: Any) -> list[NormalisedEvent]:
+    """Normalise one Postmark webhook body; ValueError when it is not a Postmark event."""
+    if not isinstance(payload, dict):
+        raise ValueError("expected a JSON object")
+    record_type = payload.get("RecordType")
+    parser = _PARSERS.get(str(record_type))
+    if parser is None:
+        raise ValueError(f"unknown RecordType {record_type!r}")
+    event = parser(payload)
+    return [] if event is None else [event]
+
+
+def _moment(payload: Mapping[str, Any], key: str) -> datetime:
+    value = payload.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key} is missing")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{key} is not an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{key} has no time zone: {value!r}")
+    return moment
+
+
+def _own_id(payload: Mapping[str, Any]) -> int | None:
+    metadata = payload.get("Metadata")
+    raw = metadata.get(MESSAGE_ID_KEY) if isinstance(metadata, dict) else None
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+
+def _required(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if value in (None, ""):
+        raise ValueError(f"{key} is missing")
+    return str(value)
+
+
+def _delivery(p: Mapping[str, Any]) -> NormalisedEvent:
+    message_id = _required(p, "MessageID")
+    recipient = _required(p, "Recipient")
+    return NormalisedEvent(
+        type=EventType.DELIVERED,
+        provider_event_id=f"Delivery:{message_id}:{recipient.lower()}",
+        occurred_at=_moment(p, "DeliveredAt"),
+        recipient=recipient,
+        provider_message_id=message_id,
+        message_id=_own_id(p),
+        detail={"mta_response": str(p.get("Details", ""))},
+    )
+
+
+def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
+    kind = str(p.get("Type", ""))
+    event_type, bounce_type = BOUNCE_TYPES.get(kind, (EventType.BOUNCED, "soft"))
+    return NormalisedEvent(
+        type=event_type,
+        provider_event_id=f"Bounce:{_required(p, 'ID')}",
+        occurred_at=_moment(p, "BouncedAt"),
+        recipient=_required(p, "Email"),
+        provider_message_id=str(p.get("MessageID") or "") or None,
+        message_id=_own_id(p),
+        detail={
+            "bounce_type": bounce_type,
+            "reason": kind,
+            "description": str(p.get("Description", "")),
+            "mta_response": str(p.get("Details", "")),
+        },
+    )
+
+
+def _complaint(p: Mapping[str, Any]) -> NormalisedEvent:
+    return NormalisedEvent(
+        type=EventType.COMPLAINED,
+        provider_event_id=f"SpamComplaint:{_required(p, 'ID')}",
+        occurred_at=_moment(p, "BouncedAt"),
+        recipient=_required(p, "Email"),
+        provider_message_id=str(p.get("MessageID") or "") or None,
+        message_id=_own_id(p),
+        detail={"description": str(p.get("Description", ""))},
+    )
+
+
+def _open(p: Mapping[str, Any]) -> NormalisedEvent:
+    message_id = _required(p, "MessageID")
+    received = _required(p, "ReceivedAt")
+    return NormalisedEvent(
+        type=EventType.OPENED,
+        provider_event_id=f"Open:{message_id}:{received}",
+        occurred_at=_moment(p, "ReceivedAt"),
+        recipient=_required(p, "Recipient"),
+        provider_message_id=message_id,
+        message_id=_own_id(p),
+        detail={"user_agent": str(p.get("UserAgent", ""))},
+    )
+
+
+def _click(p: Mapping[str, Any]) -> NormalisedEvent:
+    message_id = _required(p, "MessageID")
+    received = _required(p, "ReceivedAt")
+    link = str(p.get("OriginalLink", ""))
+    return NormalisedEvent(
+        type=EventType.CLICKED,
+        provider_event_id=f"Click:{message_id}:{received}:{link}",
+        occurred_at=_moment(p, "ReceivedAt"),
+        recipient=_required(p, "Recipient"),
+        provider_message_id=message_id,
+        message_id=_own_id(p),
+        detail={"url": link, "user_agent": str(p.get("UserAgent", ""))},
+    )
+
+
+def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent | None:
+    if not p.get("SuppressSending"):
+        return None  # a re-activation: nothing to record against a message
+    message_id = str(p.get("MessageID") or "")
+    changed = _required(p, "ChangedAt")
+    return NormalisedEvent(
+        type=EventType.UNSUBSCRIBED,
+        provider_event_id=f"SubscriptionChange:{message_id}:{changed}",
+        occurred_at=_moment(p, "ChangedAt"),
+        recipient=_required(p, "Recipient"),
+        provider_message_id=message_id or None,
+        message_id=_own_id(p),
+        detail={"description": str(p.get("SuppressionReason", ""))},
+    )
+
+
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], NormalisedEvent | None]] = {
+    "Delivery": _delivery,
+    "Bounce": _bounce,
+    "SpamComplaint": _complaint,
+    "Open": _open,
+    "Click": _click,
+    "SubscriptionChange": _subscription_change,
+}
