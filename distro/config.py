@@ -28,7 +28,7 @@ from distro.errors import ConfigError
 ENV_PREFIX = "DISTRO_"
 ENV_SEPARATOR = "__"
 DEFAULT_CONFIG_FILE = "config.toml"
-SECRET_FILE = ".distro-secret"
+SECRET_FILE = ".distro-secret"  # noqa: S105 (a file name, not a secret)
 
 
 class _Section(BaseModel):
@@ -49,7 +49,9 @@ class ServerSettings(_Section):
     @classmethod
     def _public_url_is_http(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL, such as https://press.example.org")
+            raise ValueError(
+                "must be an http:// or https:// URL, such as https://press.example.org"
+            )
         return value.rstrip("/")
 
     @property

@@ -1,16 +1,16 @@
 """One exception tree for distro; the CLI prints any of these as a single line.
 
-    DistroError
-    ├── ConfigError             a config key is missing, unknown or of the wrong type or value
-    ├── DatabaseError           the database is missing, corrupt, unreachable or not migrated
-    ├── NotFoundError           a named release, list, send, contact ... does not exist
-    ├── ValidationError         user input (CLI arguments, API requests) is not acceptable
-    ├── TemplateError           a template fails to load or render (names template, line, cause)
-    ├── EmbargoError            a send would break an embargo rule
-    └── ProviderError           an email provider refused or failed a request
-        ├── RetryableProviderError   not accepted, worth retrying: 429, 5xx, connect failures
-        ├── PermanentProviderError   any other refusal: do not retry as it is
-        └── OutcomeUnknownError      the request may have been accepted (the answer was lost)
+DistroError
+├── ConfigError             a config key is missing, unknown or of the wrong type or value
+├── DatabaseError           the database is missing, corrupt, unreachable or not migrated
+├── NotFoundError           a named release, list, send, contact ... does not exist
+├── ValidationError         user input (CLI arguments, API requests) is not acceptable
+├── TemplateError           a template fails to load or render (names template, line, cause)
+├── EmbargoError            a send would break an embargo rule
+└── ProviderError           an email provider refused or failed a request
+    ├── RetryableProviderError   not accepted, worth retrying: 429, 5xx, connect failures
+    ├── PermanentProviderError   any other refusal: do not retry as it is
+    └── OutcomeUnknownError      the request may have been accepted (the answer was lost)
 """
 
 from __future__ import annotations

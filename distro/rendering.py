@@ -60,7 +60,7 @@ def _markdown() -> MarkdownIt:
 
 
 def markdown_to_html(text: str) -> str:
-    return _markdown().render(text)
+    return str(_markdown().render(text))
 
 
 @dataclass(frozen=True, slots=True)

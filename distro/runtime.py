@@ -77,7 +77,9 @@ class Worker:
 
     def housekeeping(self) -> None:
         """Reconcile hand-overs whose worker vanished (see distro.sending.queue)."""
-        touched = queue.expire_handovers(self.engine, self.clock(), self.providers.idempotent_names())
+        touched = queue.expire_handovers(
+            self.engine, self.clock(), self.providers.idempotent_names()
+        )
         if touched:
             log.warning("%d messages had an expired hand-over and were reconciled", touched)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jinja2
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from distro.config import Settings
 from distro.errors import (
@@ -141,7 +141,9 @@ class Sender:
             results = provider.send_batch(batch)
         except RetryableProviderError as exc:
             retry_after = exc.retry_after
-            results = [SendResult(e.message_id, False, error=str(exc), retryable=True) for e in batch]
+            results = [
+                SendResult(e.message_id, False, error=str(exc), retryable=True) for e in batch
+            ]
         except PermanentProviderError as exc:
             results = [SendResult(e.message_id, False, error=str(exc)) for e in batch]
         except OutcomeUnknownError as exc:
@@ -190,15 +192,16 @@ class Sender:
         self, composer: Composer, message_ids: tuple[int, ...]
     ) -> tuple[list[OutboundEmail], dict[int, str]]:
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(Message.id, Contact)  # type: ignore[call-overload]
-                .join(Contact, Contact.id == Message.contact_id)  # type: ignore[arg-type]
-                .where(Message.id.in_(message_ids))  # type: ignore[union-attr]
-                .order_by(Message.id)
+            rows = session.exec(
+                select(col(Message.id), Contact)
+                .join(Contact, col(Contact.id) == col(Message.contact_id))
+                .where(col(Message.id).in_(message_ids))
+                .order_by(col(Message.id))
             ).all()
         emails: list[OutboundEmail] = []
         failures: dict[int, str] = {}
         for message_id, contact in rows:
+            assert message_id is not None
             try:
                 emails.append(composer.compose(message_id, contact))
             except TemplateError as exc:

@@ -12,7 +12,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, Select, String, Table, and_, case, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    String,
+    Table,
+    and_,
+    case,
+    literal,
+    select,
+    update,
+)
 
 from distro.config import Settings
 from distro.models import (
@@ -21,7 +32,6 @@ from distro.models import (
     ListMember,
     MessageStatus,
     Release,
-    Send,
     SendStatus,
     Suppression,
     UTCDateTime,
@@ -60,7 +70,9 @@ def fire_send(engine: Engine, settings: Settings, send_id: int, now: datetime) -
                 "; `distro send resume` sends it now",
             )
             return FireOutcome.MISSED
-        embargo_at = conn.scalar(select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id))
+        embargo_at = conn.scalar(
+            select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id)
+        )
         if embargo_at is not None and embargo_at > now:
             # The embargo moved later after this send was scheduled: never send early.
             _set_status(
@@ -122,7 +134,16 @@ def expand_audience(
     )
     result = conn.execute(
         MESSAGES.insert().from_select(
-            ["send_id", "contact_id", "email", "status", "provider", "attempts", "queued_at", "updated_at"],
+            [
+                "send_id",
+                "contact_id",
+                "email",
+                "status",
+                "provider",
+                "attempts",
+                "queued_at",
+                "updated_at",
+            ],
             rows,
         )
     )

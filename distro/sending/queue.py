@@ -151,8 +151,10 @@ def record_results(
                 .where(m.c.id == bindparam("b_id"))
                 .values(
                     provider_message_id=bindparam("b_pid"),
+                    # OR rather than IN: expanding IN parameters do not work with executemany.
                     status=case(
-                        (m.c.status.in_(IN_FLIGHT), MessageStatus.SENT), else_=m.c.status
+                        (or_(*(m.c.status == s for s in IN_FLIGHT)), MessageStatus.SENT),
+                        else_=m.c.status,
                     ),
                     sent_at=now,
                     last_error=None,
@@ -166,7 +168,7 @@ def record_results(
             attempts = dict(
                 conn.execute(
                     select(m.c.id, m.c.attempts).where(m.c.id.in_([r.message_id for r in rejected]))
-                ).tuples()
+                ).tuples().all()
             )
             rows = [
                 _rejection(r, attempts.get(r.message_id, 0), now, max_attempts, retry_after)
@@ -208,7 +210,12 @@ def _rejection(
     error = result.error or "refused"
     if result.retryable:
         error = f"gave up after {attempts} attempts: {error}"
-    return {"b_id": result.message_id, "b_status": MessageStatus.FAILED, "b_error": error, "b_next": None}
+    return {
+        "b_id": result.message_id,
+        "b_status": MessageStatus.FAILED,
+        "b_error": error,
+        "b_next": None,
+    }
 
 
 def mark_uncertain(engine: Engine, owner: str, message_ids: Iterable[int], reason: str) -> None:
@@ -281,9 +288,7 @@ def has_pending_work(engine: Engine, now: datetime) -> bool:
     with engine.connect() as conn:
         due = conn.scalar(
             select(
-                exists().where(
-                    SENDS.c.status == SendStatus.SCHEDULED, SENDS.c.scheduled_at <= now
-                )
+                exists().where(SENDS.c.status == SendStatus.SCHEDULED, SENDS.c.scheduled_at <= now)
             )
         )
         busy = conn.scalar(

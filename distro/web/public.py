@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 import distro
@@ -48,7 +48,7 @@ def _message_email(context: AppContext, token: str) -> tuple[int, str] | None:
     if message_id is None:
         return None
     with context.engine.connect() as conn:
-        email = conn.scalar(select(Message.email).where(Message.id == message_id))  # type: ignore[arg-type]
+        email = conn.scalar(select(col(Message.email)).where(col(Message.id) == message_id))
     return None if email is None else (message_id, email)
 
 

@@ -40,7 +40,9 @@ async def receive_webhook(wire_format: str, request: Request, context: ContextDe
     try:
         events = source.parse(body)
     except WebhookPayloadError as exc:
-        log.warning("webhook %s from %s unreadable (%s): %r", wire_format, provider, exc, body[:4000])
+        log.warning(
+            "webhook %s from %s unreadable (%s): %r", wire_format, provider, exc, body[:4000]
+        )
         return JSONResponse({"error": f"unreadable payload: {exc}"}, status_code=400)
     try:
         stored = await run_in_threadpool(store_events, context.engine, provider, events)

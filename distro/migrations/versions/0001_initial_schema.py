@@ -8,11 +8,9 @@ Create Date: 2026-11-21
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 import distro.models.types
-
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -25,18 +23,18 @@ def upgrade() -> None:
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-        sa.Column("first_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("last_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("outlet", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("region", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("country", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("first_name", sa.String(length=200), nullable=False),
+        sa.Column("last_name", sa.String(length=200), nullable=False),
+        sa.Column("outlet", sa.String(length=300), nullable=False),
+        sa.Column("title", sa.String(length=300), nullable=False),
+        sa.Column("region", sa.String(length=100), nullable=False),
+        sa.Column("country", sa.String(length=100), nullable=False),
+        sa.Column("language", sa.String(length=20), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("notes", sa.Text(), nullable=False),
         sa.Column("custom", sa.JSON(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -49,8 +47,8 @@ def upgrade() -> None:
     op.create_table(
         "lists",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("description", sa.String(length=1000), nullable=False),
         sa.Column("created_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
@@ -58,19 +56,19 @@ def upgrade() -> None:
     op.create_table(
         "releases",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("slug", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("subtitle", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
-        sa.Column("dateline", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("slug", sa.String(length=200), nullable=False),
+        sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("subtitle", sa.String(length=1000), nullable=False),
+        sa.Column("dateline", sa.String(length=200), nullable=False),
         sa.Column("release_date", sa.Date(), nullable=True),
         sa.Column("body_md", sa.Text(), nullable=False),
         sa.Column("boilerplate", sa.Text(), nullable=False),
         sa.Column("media_contacts", sa.JSON(), nullable=False),
         sa.Column("asset_links", sa.JSON(), nullable=False),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("language", sa.String(length=20), nullable=False),
         sa.Column("embargo_at", distro.models.types.UTCDateTime(), nullable=True),
-        sa.Column("embargo_tz", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("embargo_tz", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("created_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.Column("updated_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -79,7 +77,7 @@ def upgrade() -> None:
     op.create_table(
         "segments",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("expression", sa.Text(), nullable=False),
         sa.Column("created_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -88,7 +86,7 @@ def upgrade() -> None:
     op.create_table(
         "contact_beats",
         sa.Column("contact_id", sa.Integer(), nullable=False),
-        sa.Column("beat", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("beat", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("contact_id", "beat"),
     )
@@ -98,7 +96,7 @@ def upgrade() -> None:
     op.create_table(
         "contact_tags",
         sa.Column("contact_id", sa.Integer(), nullable=False),
-        sa.Column("tag", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("tag", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("contact_id", "tag"),
     )
@@ -122,13 +120,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("release_id", sa.Integer(), nullable=False),
         sa.Column("list_names", sa.JSON(), nullable=False),
-        sa.Column("segment_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("segment_name", sa.String(length=200), nullable=True),
         sa.Column("where_expr", sa.Text(), nullable=True),
-        sa.Column("template", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("template", sa.String(length=200), nullable=False),
+        sa.Column("provider", sa.String(length=100), nullable=False),
         sa.Column("scheduled_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.Column("at_embargo", sa.Boolean(), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("is_test", sa.Boolean(), nullable=False),
         sa.Column("tracking", sa.Boolean(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
@@ -152,15 +150,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("send_id", sa.Integer(), nullable=False),
         sa.Column("contact_id", sa.Integer(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column(
-            "provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True
-        ),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("provider", sa.String(length=100), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=300), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("lease_owner", sa.String(length=200), nullable=True),
         sa.Column("lease_expires_at", distro.models.types.UTCDateTime(), nullable=True),
         sa.Column("next_attempt_at", distro.models.types.UTCDateTime(), nullable=True),
         sa.Column("queued_at", distro.models.types.UTCDateTime(), nullable=False),
@@ -188,15 +184,11 @@ def upgrade() -> None:
         "events",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("message_id", sa.Integer(), nullable=True),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column(
-            "provider_event_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False
-        ),
-        sa.Column(
-            "provider_message_id", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True
-        ),
-        sa.Column("type", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("recipient", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+        sa.Column("provider", sa.String(length=100), nullable=False),
+        sa.Column("provider_event_id", sa.String(length=300), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=300), nullable=True),
+        sa.Column("type", sa.String(length=20), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
         sa.Column("occurred_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.Column("received_at", distro.models.types.UTCDateTime(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
@@ -213,9 +205,9 @@ def upgrade() -> None:
     op.create_table(
         "suppressions",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
-        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("reason", sa.String(length=30), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("event_id", sa.Integer(), nullable=True),
         sa.Column("created_at", distro.models.types.UTCDateTime(), nullable=False),

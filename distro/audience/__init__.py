@@ -1,0 +1,1 @@
+"""The journalist database: contacts, their import, lists, and the suppression list."""

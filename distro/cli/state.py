@@ -1,0 +1,39 @@
+"""What every command shares: the --config choice, and settings and database opened lazily."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+from sqlalchemy import Engine
+
+from distro.config import Settings, load_settings
+from distro.db import open_database
+
+
+@dataclass
+class CliState:
+    config_path: Path | None = None
+    _settings: Settings | None = field(default=None, repr=False)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        """The configured database, which must exist and be migrated."""
+        if self._engine is None:
+            self._engine = open_database(self.settings.database.url)
+        return self._engine
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj

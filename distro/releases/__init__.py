@@ -1,0 +1,1 @@
+"""Press releases: authoring, import, embargo rules."""

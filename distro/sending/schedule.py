@@ -1,0 +1,134 @@
+"""Scheduling a send: every check that can fail happens here, not at send time.
+
+The audience must name something and not be empty, the provider must be configured, the template
+must render for a real recipient of the audience, and the embargo must hold. The fire-time guard
+in ``distro.sending.expand`` checks the embargo again, because embargoes move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, exists, func
+from sqlmodel import Session, col, select
+
+from distro.audience.lists import find_list
+from distro.config import Settings, secret_key
+from distro.errors import EmbargoError, ValidationError
+from distro.models import Contact, ReleaseStatus, Send, SendStatus, Suppression
+from distro.moments import show_moment
+from distro.releases.service import get_release
+from distro.rendering import make_environment
+from distro.sending.compose import Composer
+from distro.sending.expand import audience_contact_ids
+from distro.tracking.links import LinkSigner
+
+# A start moment this far in the past is a typing mistake, not "as soon as possible".
+PAST_TOLERANCE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Audience:
+    lists: list[str] = field(default_factory=list)
+    where: str | None = None
+    segment: str | None = None
+
+    def validate(self) -> None:
+        if not (self.lists or self.where or self.segment):
+            raise ValidationError("name an audience: --list NAME, --where EXPR or --segment NAME")
+        if self.where or self.segment:
+            raise ValidationError(
+                "segment audiences (--where, --segment) are not available in this version; "
+                "use --list"
+            )
+
+
+def schedule_send(
+    engine: Engine,
+    settings: Settings,
+    *,
+    release_id: int,
+    audience: Audience,
+    now: datetime,
+    at: datetime | None = None,
+    at_embargo: bool = False,
+    provider: str | None = None,
+    template: str = "release",
+) -> Send:
+    audience.validate()
+    provider_name = provider or settings.sending.provider
+    settings.provider(provider_name)  # raises for an unknown provider
+    with Session(engine, expire_on_commit=False) as session:
+        release = get_release(session, release_id)
+        if release.status == ReleaseStatus.WITHDRAWN:
+            raise ValidationError(f"release {release_id} is withdrawn")
+        for name in audience.lists:
+            find_list(session, name)
+        sample = _first_mailable(session, audience.lists)
+        # Render once for a real recipient so template errors surface now, with their line.
+        environment = make_environment(settings.templates.folder)
+        Composer(settings, environment, LinkSigner(secret_key(settings)), release, template).render(
+            0, sample
+        )
+        moment, follows_embargo = _moment(
+            release.embargo_at, release.embargo_tz, now, at, at_embargo
+        )
+        send = Send(
+            release_id=release_id,
+            list_names=list(audience.lists),
+            provider=provider_name,
+            template=template,
+            scheduled_at=moment,
+            at_embargo=follows_embargo,
+            status=SendStatus.SCHEDULED,
+        )
+        session.add(send)
+        session.commit()
+        return send
+
+
+def _first_mailable(session: Session, list_names: list[str]) -> Contact:
+    suppressed = exists().where(col(Suppression.email) == col(Contact.email))
+    query = (
+        select(Contact)
+        .where(col(Contact.id).in_(audience_contact_ids(list_names)))
+        .where(Contact.status == "active", ~suppressed)
+        .order_by(col(Contact.id))
+        .limit(1)
+    )
+    contact = session.exec(query).first()
+    if contact is None:
+        total = session.exec(
+            select(func.count()).select_from(audience_contact_ids(list_names).subquery())
+        ).one()
+        reason = "is empty" if not total else f"has {total} contacts, all of them suppressed"
+        raise ValidationError(f"the audience ({', '.join(list_names)}) {reason}")
+    return contact
+
+
+def _moment(
+    embargo_at: datetime | None,
+    embargo_tz: str,
+    now: datetime,
+    at: datetime | None,
+    at_embargo: bool,
+) -> tuple[datetime, bool]:
+    """When the send fires, and whether it follows the embargo moment."""
+    if at_embargo:
+        if embargo_at is None:
+            raise ValidationError("--at-embargo: the release has no embargo")
+        return embargo_at, True
+    if at is None:
+        if embargo_at is not None and embargo_at > now:
+            return embargo_at, True  # a release under embargo goes out at the lift by default
+        return now, False
+    if at < now - PAST_TOLERANCE:
+        raise ValidationError(f"{at:%Y-%m-%d %H:%M} UTC is in the past")
+    if embargo_at is not None and at < embargo_at:
+        lift = show_moment(embargo_at, embargo_tz)
+        raise EmbargoError(
+            f"the send would go out before the embargo lifts at {lift}; "
+            "schedule it at or after the lift (--at-embargo)"
+        )
+    return at, False

@@ -1,0 +1,52 @@
+"""Assembling a serving process: app context, the app, and the in-process sandbox if used."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from distro.config import SandboxProvider, Settings, secret_key
+from distro.providers import sandbox_webhook_password
+from distro.rendering import make_environment
+from distro.sandbox import Sandbox, SandboxOptions, create_sandbox_app
+from distro.tracking.inbound import webhook_sources
+from distro.tracking.links import LinkSigner
+from distro.web.app import create_app
+from distro.web.context import AppContext
+
+
+def mounted_sandbox_provider(settings: Settings) -> SandboxProvider | None:
+    """The sandbox provider served inside `distro serve` (one with no base_url), if any."""
+    for config in settings.providers.values():
+        if isinstance(config, SandboxProvider) and not config.base_url:
+            return config
+    return None
+
+
+def sandbox_options(settings: Settings, config: SandboxProvider, app_url: str) -> SandboxOptions:
+    """Options for a sandbox posting its webhooks to the distro app at ``app_url``."""
+    return SandboxOptions(
+        server_tokens=frozenset({config.server_token.get_secret_value()}),
+        webhook_url=f"{app_url}/webhooks/postmark",
+        webhook_username=config.webhook_username,
+        webhook_password=sandbox_webhook_password(settings, config),
+    )
+
+
+def build_app(settings: Settings, engine: Engine, local_url: str) -> tuple[FastAPI, Sandbox | None]:
+    """The distro app for ``settings``; ``local_url`` is where it listens (for the sandbox)."""
+    sandbox_config = mounted_sandbox_provider(settings)
+    sandbox_app, sandbox = (None, None)
+    if sandbox_config is not None:
+        sandbox_app, sandbox = create_sandbox_app(
+            sandbox_options(settings, sandbox_config, local_url)
+        )
+    context = AppContext(
+        settings=settings,
+        engine=engine,
+        signer=LinkSigner(secret_key(settings)),
+        pages=make_environment(settings.templates.folder),
+        webhooks=webhook_sources(settings),
+        sandbox_mounted=sandbox is not None,
+    )
+    return create_app(context, sandbox_app=sandbox_app), sandbox
