@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from distro.errors import ConfigError
 
@@ -201,9 +202,15 @@ class Settings(_Section):
     def _default_provider_exists(self) -> Settings:
         if self.sending.provider not in self.providers:
             known = ", ".join(sorted(self.providers)) or "none"
-            raise ValueError(
-                f"sending.provider names {self.sending.provider!r}, which is not a "
-                f"[providers.NAME] table (configured: {known})"
+            # The check spans two sections, so its error has no location: ctx["key"] names it.
+            raise PydanticCustomError(
+                "unknown_provider",
+                "{provider} is not a [providers.NAME] table (configured: {known})",
+                {
+                    "provider": repr(self.sending.provider),
+                    "known": known,
+                    "key": "sending.provider",
+                },
             )
         return self
 
@@ -220,11 +227,14 @@ class Settings(_Section):
 BUILT_IN: dict[str, Any] = {"providers": {"sandbox": {"type": "sandbox"}}}
 
 
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+def config_path(
+    explicit: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
     """The config file to read, following the documented lookup order; None means defaults."""
     if explicit:
         return _existing(Path(explicit), "--config")
-    if env_path := os.environ.get(f"{ENV_PREFIX}CONFIG"):
+    environ = os.environ if environ is None else environ
+    if env_path := environ.get(f"{ENV_PREFIX}CONFIG"):
         return _existing(Path(env_path), "DISTRO_CONFIG")
     local = Path(DEFAULT_CONFIG_FILE)
     return local if local.is_file() else None
@@ -241,11 +251,12 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Read, merge and validate the settings; raise ConfigError naming the bad key."""
-    path = config_path(explicit)
+    environ = os.environ if environ is None else environ
+    path = config_path(explicit, environ)
     data = _deep_merge({}, BUILT_IN)
     if path is not None:
         data = _deep_merge(data, _read_toml(path))
-    env_keys = _apply_env(data, os.environ if environ is None else environ)
+    env_keys = _apply_env(data, environ)
     source = str(path) if path else "built-in defaults"
     try:
         return Settings.model_validate({**data, "source": source})
@@ -264,10 +275,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """A new dict: ``top`` over ``base``, sections merged and copied (never shared with either)."""
     merged = dict(base)
     for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+        if isinstance(value, Mapping):
+            current = merged.get(key)
+            merged[key] = _deep_merge(current if isinstance(current, dict) else {}, value)
         else:
             merged[key] = value
     return merged
@@ -300,8 +313,15 @@ def _describe(exc: pydantic.ValidationError, source: str, env_keys: Mapping[str,
         # A provider table's errors carry the union tag as a path element: drop it.
         if len(parts) >= 3 and parts[0] == "providers" and parts[2] in PROVIDER_TYPES:
             del parts[2]
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            parts.append("type")
+        if not parts and "key" in error.get("ctx", {}):
+            parts = [str(error["ctx"]["key"])]
         key = ".".join(parts) or "(top level)"
-        origin = env_keys.get(key, source)
+        # A variable names this key, or a key inside it (DISTRO_A__B__C makes a.b a table).
+        origin = env_keys.get(key) or next(
+            (name for dotted, name in env_keys.items() if dotted.startswith(key + ".")), source
+        )
         problems.append(f"{key}: {_reason(error)} (in {origin})")
     return "invalid configuration: " + "; ".join(problems)
 

@@ -89,7 +89,7 @@ def build_report(engine: Engine, send_id: int) -> SendReport:
                 .join(m, m.c.id == e.c.message_id)
                 .where(m.c.send_id == send_id, e.c.type.in_(FUNNEL_EVENTS))
                 .group_by(e.c.type)
-            ).tuples().all()
+            ).all()
         )
     recipients, suppressed, pending, sent, failed, uncertain = (int(v) for v in totals)
     return SendReport(

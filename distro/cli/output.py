@@ -12,7 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# soft_wrap: an error is one line however long, never folded at the terminal width.
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

@@ -51,7 +51,8 @@ def schedule(
         bool, typer.Option("--at-embargo", help="At the embargo lift, following it if it moves.")
     ] = False,
     provider: Annotated[
-        str | None, typer.Option(help="A [providers.NAME] table (default: sending.provider).")
+        str | None,
+        typer.Option(help="A configured provider, providers.NAME (default: sending.provider)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -141,7 +141,7 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Listen port.")] = 8025,
     provider: Annotated[
-        str, typer.Option(help="The [providers.NAME] table of type sandbox.")
+        str, typer.Option(help="The configured provider (providers.NAME) of type sandbox.")
     ] = "sandbox",
     webhook_url: Annotated[
         str | None,

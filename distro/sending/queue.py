@@ -165,10 +165,10 @@ def record_results(
                 [{"b_id": r.message_id, "b_pid": r.provider_message_id} for r in accepted],
             )
         if rejected:
-            attempts = dict(
+            attempts: dict[int, int] = dict(
                 conn.execute(
                     select(m.c.id, m.c.attempts).where(m.c.id.in_([r.message_id for r in rejected]))
-                ).tuples().all()
+                ).all()
             )
             rows = [
                 _rejection(r, attempts.get(r.message_id, 0), now, max_attempts, retry_after)
