@@ -109,22 +109,38 @@ def upgrade(engine: Engine) -> str:
     return head_revision()
 
 
+def init_database(url: str) -> tuple[str | None, str]:
+    """Create or upgrade the database at ``url``; return (revision before, revision now)."""
+    path = sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        return current_revision(engine), upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def open_database(url: str) -> Engine:
     """An engine for an existing, fully migrated database, or a one-line DatabaseError."""
     path = sqlite_file(url)
     if path is not None and not path.is_file():
         raise DatabaseError(f"no database at {path}: run `distro init` to create it")
     engine = make_engine(url)
-    revision = current_revision(engine)
-    if revision is None:
-        raise DatabaseError(
-            f"{display_url(url)} has no distro schema: run `distro init` to create it"
-        )
-    if revision != head_revision():
-        raise DatabaseError(
-            f"{display_url(url)} is at schema revision {revision}, this distro needs "
-            f"{head_revision()}: run `distro init` to upgrade it"
-        )
+    try:
+        revision = current_revision(engine)
+        if revision is None:
+            raise DatabaseError(
+                f"{display_url(url)} has no distro schema: run `distro init` to create it"
+            )
+        if revision != head_revision():
+            raise DatabaseError(
+                f"{display_url(url)} is at schema revision {revision}, this distro needs "
+                f"{head_revision()}: run `distro init` to upgrade it"
+            )
+    except BaseException:
+        engine.dispose()  # close the pooled connection instead of leaking it
+        raise
     return engine
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 # soft_wrap: an error is one line however long, never folded at the terminal width.
 errors = Console(stderr=True, highlight=False, soft_wrap=True)
 

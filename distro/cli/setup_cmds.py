@@ -14,14 +14,7 @@ from distro.cli.output import console, print_json
 from distro.cli.report_view import print_report
 from distro.cli.state import state
 from distro.config import SandboxProvider
-from distro.db import (
-    current_revision,
-    display_url,
-    make_engine,
-    open_database,
-    sqlite_file,
-    upgrade,
-)
+from distro.db import display_url, init_database, open_database
 from distro.demo import load_samples, run_demo
 from distro.errors import ConfigError, DistroError
 from distro.runtime import Worker
@@ -40,13 +33,7 @@ def register(app: typer.Typer) -> None:
 def init(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Create the configured database, or upgrade it to this version's schema."""
     url = state(ctx).settings.database.url
-    path = sqlite_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(url)
-    before = current_revision(engine)
-    after = upgrade(engine)
-    engine.dispose()
+    before, after = init_database(url)
     if as_json:
         print_json({"database": display_url(url), "from_revision": before, "revision": after})
     elif before == after:
@@ -73,7 +60,7 @@ def serve(
     )
     settings = cli.settings.model_copy(update={"server": server})
     if with_samples:
-        ctx.invoke(init)
+        init_database(settings.database.url)
         engine = open_database(settings.database.url)
         imported, release = load_samples(engine)
         if imported is not None:
@@ -98,14 +85,24 @@ def serve(
             f"Sandbox inbox (every email the sandbox provider accepted): {local_url}/sandbox/"
         )
     console.print("Press Ctrl+C to stop.")
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; making
+    # SIGTERM a KeyboardInterrupt too lets both end here, with the worker stopped cleanly.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(
             sockets=[sock]
         )
+    except KeyboardInterrupt:
+        console.print("Stopped.")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         running.stop()
         if sandbox_state is not None:
             sandbox_state.close()
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def worker(

@@ -1,0 +1,148 @@
+"""distro as a user runs it: real processes, real ports, the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+DISTRO = str(Path(sys.executable).parent / "distro")
+SAMPLE_RECIPIENTS = 27  # valid rows in distro/samples/contacts.csv
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRO_")}
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DISTRO, *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_json(cwd: Path, *args: str) -> Any:
+    done = run(cwd, *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_http(url: str, timeout: float = 30) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def poll_report(cwd: Path, send_id: int, done: str, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        report: dict[str, Any] = run_json(cwd, "report", str(send_id), "--format", "json")
+        if report[done] >= SAMPLE_RECIPIENTS or time.monotonic() > deadline:
+            return report
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def background(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_demo_delivers_to_every_valid_sample_contact(tmp_path: Path) -> None:
+    report = run_json(tmp_path, "demo", "--json")
+    assert report["recipients"] == SAMPLE_RECIPIENTS
+    assert report["sent"] == report["delivered"] == SAMPLE_RECIPIENTS
+    assert report["failed"] == report["bounced"] == report["uncertain"] == 0
+    assert list(tmp_path.iterdir()) == []  # the demo leaves the working directory alone
+
+
+def test_serve_answers_and_sends_with_samples(
+    tmp_path: Path, background: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    serve = subprocess.Popen(
+        [DISTRO, "serve", "--port", str(port), "--with-samples"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    background.append(serve)
+    base = f"http://127.0.0.1:{port}"
+    assert wait_http(f"{base}/healthz").json()["status"] == "ok"
+    assert "distro is running" in httpx.get(f"{base}/", timeout=5).text
+    assert httpx.get(f"{base}/sandbox/", timeout=5).status_code == 200
+    scheduled = run_json(
+        tmp_path, "send", "schedule", "1", "--list", "sample-journalists", "--json"
+    )
+    report = poll_report(tmp_path, scheduled["send_id"], "delivered")
+    assert report["delivered"] == report["sent"] == SAMPLE_RECIPIENTS
+    serve.send_signal(signal.SIGINT)
+    output, _ = serve.communicate(timeout=30)
+    assert serve.returncode == 0, output
+    assert f"{base}/" in output  # the URL to open was printed
+    assert "Traceback" not in output
+
+
+def test_worker_exits_when_idle_against_a_standalone_sandbox(
+    tmp_path: Path, background: list[subprocess.Popen[str]]
+) -> None:
+    sandbox_port = free_port()
+    (tmp_path / "config.toml").write_text(
+        f'[providers.sandbox]\ntype = "sandbox"\nbase_url = "http://127.0.0.1:{sandbox_port}"\n',
+        encoding="utf-8",
+    )
+    sandbox = subprocess.Popen(
+        [DISTRO, "sandbox", "--port", str(sandbox_port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    background.append(sandbox)  # type: ignore[arg-type]
+    wait_http(f"http://127.0.0.1:{sandbox_port}/api/messages")
+    assert run(tmp_path, "init").returncode == 0
+    samples = Path(__file__).resolve().parent.parent / "distro" / "samples" / "contacts.csv"
+    imported = run_json(tmp_path, "contacts", "import", str(samples), "--list", "l", "--json")
+    assert imported["imported"] == SAMPLE_RECIPIENTS
+    release = run_json(tmp_path, "release", "create", "--sample", "--json")
+    send = run_json(tmp_path, "send", "schedule", str(release["id"]), "--list", "l", "--json")
+    worker = run(tmp_path, "worker", "--exit-when-idle", timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    report = run_json(tmp_path, "report", str(send["send_id"]), "--format", "json")
+    assert report["sent"] == SAMPLE_RECIPIENTS
+    assert report["status"] == "sent"
+    inbox = httpx.get(f"http://127.0.0.1:{sandbox_port}/api/messages", timeout=5).json()
+    assert len(inbox["recipients"]) == SAMPLE_RECIPIENTS
+    assert set(inbox["recipients"].values()) == {1}
