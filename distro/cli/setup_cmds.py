@@ -146,6 +146,9 @@ def sandbox(
             help="Where to POST webhooks (default: server base URL + /webhooks/postmark)."
         ),
     ] = None,
+    no_webhooks: Annotated[
+        bool, typer.Option("--no-webhooks", help="Accept and store only; post no webhooks.")
+    ] = False,
 ) -> None:
     """Run the sandbox email provider on its own (point a sandbox provider's base_url at it)."""
     settings = state(ctx).settings
@@ -153,9 +156,10 @@ def sandbox(
     if not isinstance(config, SandboxProvider):
         raise ConfigError(f"providers.{provider} is of type {config.type}, not sandbox")
     options = sandbox_options(settings, config, settings.server.base_url)
-    if webhook_url:
-        options = dataclasses.replace(options, webhook_url=webhook_url)
-    console.print(f"Sandbox listening on http://{host}:{port}/, webhooks to {options.webhook_url}")
+    if webhook_url or no_webhooks:
+        options = dataclasses.replace(options, webhook_url="" if no_webhooks else webhook_url)
+    target = options.webhook_url or "nowhere (--no-webhooks)"
+    console.print(f"Sandbox listening on http://{host}:{port}/, webhooks to {target}")
     run_standalone(host, port, options)
 
 

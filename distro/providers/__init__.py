@@ -32,10 +32,26 @@ def sandbox_webhook_password(settings: Settings, provider: SandboxSettings) -> s
     return hmac.new(key, b"distro sandbox webhook", hashlib.sha256).hexdigest()[:32]
 
 
+# Provider types with an adapter in this version; the config accepts every documented type.
+ADAPTER_TYPES = frozenset({"postmark", "sandbox"})
+
+
+def check_adapter(settings: Settings, name: str | None = None) -> None:
+    """Raise ConfigError unless provider ``name`` exists and has an adapter (before sending)."""
+    key = name or settings.sending.provider
+    config = settings.provider(key)
+    if config.type not in ADAPTER_TYPES:
+        raise ConfigError(
+            f"providers.{key}: the {config.type} adapter is not available in this version of "
+            f"distro (available: {', '.join(sorted(ADAPTER_TYPES))})"
+        )
+
+
 def build_provider(
     settings: Settings, name: str | None = None, *, transport: httpx.BaseTransport | None = None
 ) -> Provider:
     """The adapter for provider ``name`` (default: sending.provider)."""
+    check_adapter(settings, name)
     key = name or settings.sending.provider
     config = settings.provider(key)
     connections = max(4, settings.sending.concurrency * 2)
@@ -56,9 +72,7 @@ def build_provider(
             max_connections=connections,
         )
         return PostmarkProvider(key, client, message_stream=stream)
-    raise ConfigError(
-        f"providers.{key}: the {config.type} adapter is not available in this version of distro"
-    )
+    raise AssertionError(f"no adapter for {config.type}")  # check_adapter ruled this out
 
 
 __all__ = ["OutboundEmail", "Provider", "SendResult", "build_provider"]

@@ -18,6 +18,7 @@ from distro.config import Settings, secret_key
 from distro.errors import EmbargoError, ValidationError
 from distro.models import Contact, ReleaseStatus, Send, SendStatus, Suppression
 from distro.moments import show_moment
+from distro.providers import check_adapter
 from distro.releases.service import get_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
@@ -58,7 +59,7 @@ def schedule_send(
 ) -> Send:
     audience.validate()
     provider_name = provider or settings.sending.provider
-    settings.provider(provider_name)  # raises for an unknown provider
+    check_adapter(settings, provider_name)
     with Session(engine, expire_on_commit=False) as session:
         release = get_release(session, release_id)
         if release.status == ReleaseStatus.WITHDRAWN:
