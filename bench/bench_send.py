@@ -22,8 +22,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, insert, select
-from sqlmodel import Session
+from sqlalchemy import func, insert, literal, select
+from sqlmodel import Session, col
 
 from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, upgrade
@@ -95,7 +95,7 @@ def populate(settings: Settings, recipients: int) -> int:
         conn.execute(
             insert(ListMember.__table__).from_select(  # type: ignore[attr-defined]
                 ["list_id", "contact_id", "added_at"],
-                select(1, Contact.__table__.c.id, Contact.__table__.c.created_at),  # type: ignore[attr-defined]
+                select(literal(1), col(Contact.id), col(Contact.created_at)),
             )
         )
     with Session(engine, expire_on_commit=False) as session:
@@ -142,9 +142,10 @@ def one_run(recipients: int) -> dict[str, float]:
             finally:
                 worker.stop()
             with engine.connect() as conn:
+                sent_at = col(Message.sent_at)
                 first, last = conn.execute(
-                    select(func.min(Message.sent_at), func.max(Message.sent_at)).where(  # type: ignore[arg-type]
-                        Message.send_id == send.id
+                    select(func.min(sent_at), func.max(sent_at)).where(
+                        col(Message.send_id) == send.id
                     )
                 ).one()
             engine.dispose()
