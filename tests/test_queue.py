@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
-from distro.models import Message, MessageStatus, Send, SendStatus
+from distro.models import MessageStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.providers.base import SendResult
 from distro.sending import queue
@@ -90,8 +90,9 @@ def test_results_are_recorded_per_message(engine: Engine) -> None:
     assert by_id[ok].sent_at is not None
     assert by_id[retry].status == MessageStatus.QUEUED
     assert by_id[retry].last_error == "rate limited"
-    assert by_id[retry].next_attempt_at is not None
-    assert by_id[retry].next_attempt_at >= now + timedelta(seconds=30)  # Retry-After honoured
+    next_attempt = by_id[retry].next_attempt_at
+    assert next_attempt is not None
+    assert next_attempt >= now + timedelta(seconds=30)  # Retry-After honoured
     assert by_id[refused].status == MessageStatus.FAILED
     assert by_id[refused].last_error == "inactive recipient"
     # The retry is not claimable before its time, and is afterwards.
@@ -276,4 +277,3 @@ def test_concurrent_claimers_take_every_message_exactly_once(
     everything = [i for ids in claimed.values() for i in ids]
     assert len(everything) == len(set(everything)) == 300
     assert {m.id for m in messages_of(any_engine, send_id)} == set(everything)
-    assert Message  # the table the ids come from

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -185,9 +188,10 @@ INVALID_MESSAGES = [
         id="51-recipients",
     ),
     pytest.param(
-        message(to=", ".join(f"r{i}@news.example" for i in range(30)), Bcc=", ".join(
-            f"b{i}@news.example" for i in range(21)
-        )),
+        message(
+            to=", ".join(f"r{i}@news.example" for i in range(30)),
+            Bcc=", ".join(f"b{i}@news.example" for i in range(21)),
+        ),
         "maximum of 50 recipients",
         id="to-plus-bcc-over-50",
     ),
@@ -393,7 +397,8 @@ def test_delivery_and_bounce_webhooks(env: Env) -> None:
     assert bounce["MessageID"] == message_id
     assert bounce["Metadata"] == {"distro_message_id": "9"}
     assert isinstance(bounce["ID"], int)
-    assert bounce["BouncedAt"] and bounce["Details"]
+    assert bounce["BouncedAt"].endswith("+00:00")
+    assert "550" in bounce["Details"]
 
 
 def test_webhook_is_retried_after_a_500(flaky_env: Env) -> None:
@@ -423,11 +428,13 @@ def test_webhooks_give_up_after_the_configured_attempts() -> None:
         assert time.monotonic() - started < 5
 
 
-def test_no_webhook_url_means_no_threads(env: Env) -> None:
+def test_no_webhook_url_means_no_threads() -> None:
     app, sandbox = create_sandbox_app(SandboxOptions(server_tokens=frozenset({TOKEN})))
     before = {t.name for t in threading.enumerate()}
     with ServerThread(app, bind_socket("127.0.0.1", 0)) as server:
-        httpx.post(server.url + "/email", json=message(), headers={"X-Postmark-Server-Token": TOKEN})
+        httpx.post(
+            server.url + "/email", json=message(), headers={"X-Postmark-Server-Token": TOKEN}
+        )
     assert sandbox.wait_idle(0.1)
     assert not {t.name for t in threading.enumerate()} - before - {"distro-http"}
     sandbox.close()
@@ -441,3 +448,39 @@ def test_close_stops_dispatcher_threads(env: Env) -> None:
     assert len(env.receiver.accepted()) == 1  # flushed before stopping
     time.sleep(0.05)
     assert not any(t.name.startswith("sandbox-webhooks") for t in threading.enumerate())
+
+
+# --- standalone ----------------------------------------------------------------------------
+
+
+def test_run_standalone_serves_until_interrupted() -> None:
+    probe = bind_socket("127.0.0.1", 0)
+    port = probe.getsockname()[1]
+    probe.close()
+    script = (
+        "from distro.sandbox import SandboxOptions, run_standalone\n"
+        f"run_standalone('127.0.0.1', {port}, SandboxOptions(frozenset({{'{TOKEN}'}})))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{port}/email",
+                    json=message(),
+                    headers={"X-Postmark-Server-Token": TOKEN},
+                )
+                break
+            except httpx.ConnectError:
+                assert process.poll() is None, process.communicate()[0]
+                assert time.monotonic() < deadline, "the standalone sandbox did not start"
+                time.sleep(0.05)
+        assert answer.json()["ErrorCode"] == 0
+        assert httpx.get(f"http://127.0.0.1:{port}/api/messages").json()["count"] == 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=20)[0]
+    assert process.returncode == 0, output

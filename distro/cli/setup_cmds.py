@@ -157,7 +157,7 @@ def sandbox(
         raise ConfigError(f"providers.{provider} is of type {config.type}, not sandbox")
     options = sandbox_options(settings, config, settings.server.base_url)
     if webhook_url or no_webhooks:
-        options = dataclasses.replace(options, webhook_url="" if no_webhooks else webhook_url)
+        options = dataclasses.replace(options, webhook_url="" if no_webhooks else str(webhook_url))
     target = options.webhook_url or "nowhere (--no-webhooks)"
     console.print(f"Sandbox listening on http://{host}:{port}/, webhooks to {target}")
     run_standalone(host, port, options)

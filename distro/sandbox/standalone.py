@@ -15,6 +15,8 @@ def run_standalone(host: str, port: int, options: SandboxOptions) -> None:
     try:
         config = uvicorn.Config(app, log_level="info", lifespan="off")
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises Ctrl-C after its graceful shutdown; that is our normal exit
     finally:
         sandbox.close()
         sock.close()

@@ -128,19 +128,22 @@ class WebhookDispatcher:
         self._idle = threading.Condition(self._lock)
         self._pending = 0
         self._stopping = threading.Event()
+        self._closed = False
         self._threads: list[threading.Thread] = []
         self._client: httpx.Client | None = None
         self._ids = itertools.count(1)
 
     def submit(self, message: StoredMessage) -> None:
         """Queue one webhook per recipient of ``message``."""
-        if not self.url or self._stopping.is_set():
+        if not self.url:
             return
         jobs = [
             _Job(PAYLOADS[choose_outcome(r)](message, r, next(self._ids)))
             for r in message.recipients
         ]
         with self._lock:
+            if self._closed:
+                return
             self._start_locked()
             self._pending += len(jobs)
         for job in jobs:
@@ -174,11 +177,13 @@ class WebhookDispatcher:
                         self._idle.notify_all()
 
     def _deliver(self, job: _Job) -> None:
-        assert self._client is not None
+        client = self._client
+        if client is None:  # closed meanwhile
+            return
         delay = self._backoff
         for attempt in range(1, self._attempts + 1):
             try:
-                response = self._client.post(self.url, json=job.payload)
+                response = client.post(self.url, json=job.payload)
                 if response.is_success:
                     return
                 problem = f"HTTP {response.status_code}"
@@ -211,14 +216,19 @@ class WebhookDispatcher:
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush what is pending (up to ``timeout``), then stop the threads and the client."""
+        deadline = time.monotonic() + timeout
         with self._lock:
+            self._closed = True
             threads = list(self._threads)
         if threads:
             self.wait_idle(timeout)
-        self._stopping.set()
+        self._stopping.set()  # cuts short backoff sleeps; queued leftovers are dropped
         for _ in threads:
             self._queue.put(None)
         for thread in threads:
-            thread.join(timeout)
-        if self._client is not None:
-            self._client.close()
+            thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+        with self._lock:
+            client, self._client = self._client, None
+            self._threads = []
+        if client is not None:
+            client.close()

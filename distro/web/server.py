@@ -18,7 +18,9 @@ from starlette.types import ASGIApp
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (0 picks a free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only disables Nagle's algorithm (TCP_NODELAY) on accepted
+    # sockets whose protocol says TCP; with protocol 0 every response waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
