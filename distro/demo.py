@@ -98,9 +98,6 @@ def run_demo(
                 assert send.id is not None
                 say(f"Scheduled send {send.id} for {when:%H:%M:%S} UTC; waiting for it to go out")
                 report = _wait_for_outcome(engine, send.id, timeout)
-                if sandbox is not None:
-                    sandbox.wait_idle(timeout=30)
-                report = _wait_for_outcome(engine, send.id, timeout)
         finally:
             worker.stop()
             if sandbox is not None:

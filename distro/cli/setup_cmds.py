@@ -1,4 +1,8 @@
-"""Commands that set up and run distro: init, serve, worker, sandbox, demo."""
+"""Commands that set up and run distro: init, serve, worker, sandbox, demo.
+
+The web server, runtime and sandbox are imported inside the commands that run them, so the
+other commands (and ``--help``) start without loading FastAPI and uvicorn.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,13 @@ import threading
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from distro.cli.output import console, print_json
 from distro.cli.report_view import print_report
 from distro.cli.state import state
 from distro.config import SandboxProvider
 from distro.db import display_url, init_database, open_database
-from distro.demo import load_samples, run_demo
 from distro.errors import ConfigError, DistroError
-from distro.runtime import Worker
-from distro.sandbox import run_standalone
-from distro.web.assemble import build_app, sandbox_options
-from distro.web.server import bind_socket
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -54,6 +52,13 @@ def serve(
     ] = False,
 ) -> None:
     """Run the web app (webhooks, links, pages) with the scheduler and sender."""
+    import uvicorn
+
+    from distro.demo import load_samples
+    from distro.runtime import Worker
+    from distro.web.assemble import build_app
+    from distro.web.server import bind_socket
+
     cli = state(ctx)
     server = cli.settings.server.model_copy(
         update={"host": host or cli.settings.server.host, "port": port or cli.settings.server.port}
@@ -116,6 +121,8 @@ def worker(
     ] = False,
 ) -> None:
     """Run the scheduler and the sender without the web server."""
+    from distro.runtime import Worker
+
     cli = state(ctx)
     running = Worker(cli.settings, cli.engine).start()
     stop = threading.Event()
@@ -151,6 +158,9 @@ def sandbox(
     ] = False,
 ) -> None:
     """Run the sandbox email provider on its own (point a sandbox provider's base_url at it)."""
+    from distro.sandbox import run_standalone
+    from distro.web.assemble import sandbox_options
+
     settings = state(ctx).settings
     config = settings.provider(provider)
     if not isinstance(config, SandboxProvider):
@@ -165,6 +175,8 @@ def sandbox(
 
 def demo(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Send the sample release to the sample journalists through the sandbox, end to end."""
+    from distro.demo import run_demo
+
     report = run_demo((lambda _text: None) if as_json else console.print)
     if as_json:
         print_json(report.as_dict())

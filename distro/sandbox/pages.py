@@ -7,31 +7,21 @@ so its scripts never run and its styles cannot leak into the page.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-import distro
+from distro.rendering import packaged_templates
 
 if TYPE_CHECKING:
     from distro.sandbox.app import Sandbox
 
 
-def templates_dir() -> Path:
-    """distro's template root: the wheel's copy first, then the source checkout's."""
-    package = Path(distro.__file__).parent
-    for candidate in (package / "_templates", package.parent / "templates"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(f"no distro templates next to {package}")
-
-
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir() / "web" / "sandbox"),
+        loader=jinja2.FileSystemLoader(packaged_templates() / "web" / "sandbox"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -110,6 +110,16 @@ def _one(sandbox: Sandbox, raw: Any) -> tuple[int, dict[str, Any]]:
     return 200, _accept(sandbox, valid)
 
 
+async def _authorised_json(
+    request: Request, tokens: frozenset[str]
+) -> tuple[Any, JSONResponse | None]:
+    """The parsed body, or the refusal Postmark would give (token first, then the JSON)."""
+    refused = _authenticate(request, tokens)
+    if refused is not None:
+        return None, refused
+    return await _read_json(request)
+
+
 def build_api_router(sandbox: Sandbox) -> APIRouter:
     """Routes bound to one sandbox's token set and store."""
     router = APIRouter()
@@ -117,10 +127,7 @@ def build_api_router(sandbox: Sandbox) -> APIRouter:
 
     @router.post("/email")
     async def send_email(request: Request) -> JSONResponse:
-        refused = _authenticate(request, tokens)
-        if refused is not None:
-            return refused
-        body, problem = await _read_json(request)
+        body, problem = await _authorised_json(request, tokens)
         if problem is not None:
             return problem
         status, answer = _one(sandbox, body)
@@ -128,10 +135,7 @@ def build_api_router(sandbox: Sandbox) -> APIRouter:
 
     @router.post("/email/batch")
     async def send_batch(request: Request) -> JSONResponse:
-        refused = _authenticate(request, tokens)
-        if refused is not None:
-            return refused
-        body, problem = await _read_json(request)
+        body, problem = await _authorised_json(request, tokens)
         if problem is not None:
             return problem
         if not isinstance(body, list):
