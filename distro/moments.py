@@ -55,4 +55,6 @@ def show_moment(moment: datetime | None, zone_name: str = "UTC") -> str:
     if moment is None:
         return "-"
     local = moment.astimezone(zone(zone_name))
-    return f"{local:%Y-%m-%d %H:%M} {zone_name} ({local:%Z})"
+    abbreviation = local.strftime("%Z")
+    shown = f"{local:%Y-%m-%d %H:%M} {zone_name}"
+    return shown if abbreviation == zone_name else f"{shown} ({abbreviation})"
