@@ -102,6 +102,11 @@ class TemplateSettings(_Section):
     folder: Path | None = None
 
 
+class EmbargoSettings(_Section):
+    # Contacts with this tag may receive embargoed advance copies before the lift.
+    trusted_tag: str = Field(default="embargo-ok", min_length=1)
+
+
 class _ProviderBase(_Section):
     base_url: str
 
@@ -194,6 +199,7 @@ class Settings(_Section):
     sending: SendingSettings = SendingSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     templates: TemplateSettings = TemplateSettings()
+    embargo: EmbargoSettings = EmbargoSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # Where the settings came from, for messages; not a config key.
     source: str = Field(default="built-in defaults", exclude=True)

@@ -21,6 +21,7 @@ from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, upgrade
 from distro.models import Contact, Release
 from distro.models.types import utcnow
+from distro.releases.lifecycle import approve
 from distro.releases.service import SAMPLES, create_sample_release
 from distro.reports import SendReport, build_report
 from distro.runtime import Worker
@@ -44,6 +45,8 @@ def load_samples(engine: Engine) -> tuple[ImportReport | None, Release | None]:
     if not has_releases:
         with Session(engine, expire_on_commit=False) as session:
             release = create_sample_release(session)
+            approve(release)  # the sample is ready to send, as an approver would leave it
+            session.add(release)
             session.commit()
     return report, release
 

@@ -1,16 +1,21 @@
-"""The one Jinja2 environment, and turning a release into personalised emails.
+"""The one Jinja2 environment, and rendering a release once per send, cheaply per recipient.
 
 Autoescape is on and undefined names are errors. Templates run sandboxed because staff may edit
 them. A template folder from config is searched before the packaged one; ``default:NAME`` always
-means the packaged original, so a custom template can extend it and override only some blocks.
+means the packaged original, so a custom template can extend it and override some blocks.
 
-What is the same for every recipient (the release body as HTML, the sender, the common context) is
-prepared once per send in ``PreparedRelease``; ``personalise`` then only renders per recipient.
+Speed: ``PreparedRelease`` renders each template once with *slots* (unique markers) standing in
+for the per-recipient values (``contact``, ``recipient``, ``links``), and inlines the CSS once.
+If the template only prints those values, each recipient is then a join of the pre-split output
+with their escaped values. A template that uses a personal value in any other way (a condition,
+a comparison, a filter that changes it) is detected during that first render and falls back to
+a full render per recipient: slower, never wrong.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,9 +25,18 @@ import css_inline
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
+from markupsafe import escape
 
 import distro
 from distro.errors import TemplateError
+
+# The per-recipient namespaces a template sees; everything else is common to the send.
+PERSONAL = ("contact", "recipient", "links")
+# Free-form fields: any key may be asked for, and a missing one reads as "".
+OPEN_MAPPINGS = frozenset({("contact", "custom")})
+
+_MARK_OPEN, _MARK_CLOSE = "\ue000", "\ue001"  # private-use characters: never in real text
+_MARK = re.compile(f"{_MARK_OPEN}(\\d+){_MARK_CLOSE}")
 
 
 def packaged_templates() -> Path:
@@ -70,27 +84,183 @@ class RenderedEmail:
     text: str
 
 
+class OpenFields(dict[str, str]):
+    """Custom contact fields: a field a contact does not have reads as empty."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+# ---------------------------------------------------------------------------- the probe
+
+
+class _Probe:
+    """Hands out slots and notes every use of one that is not plain output."""
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, ...]] = []
+        self.problems: list[str] = []
+
+    def slot(self, path: tuple[str, ...]) -> _Slot:
+        self.paths.append(path)
+        return _Slot(len(self.paths) - 1, self, path)
+
+
+class _Slot(str):
+    """A personal value during the probe render: prints as a marker, reports any other use."""
+
+    _probe: _Probe
+    _path: tuple[str, ...]
+
+    def __new__(cls, index: int, probe: _Probe, path: tuple[str, ...]) -> _Slot:
+        made = super().__new__(cls, f"{_MARK_OPEN}{index}{_MARK_CLOSE}")
+        made._probe = probe
+        made._path = path
+        return made
+
+    def __html__(self) -> str:
+        return str.__str__(self)
+
+    def _flag(self, use: str) -> None:
+        self._probe.problems.append(f"{'.'.join(self._path)} is used in {use}")
+
+    def __bool__(self) -> bool:
+        self._flag("a condition")
+        return True
+
+    __hash__ = str.__hash__
+
+
+def _flagging(name: str) -> Callable[..., Any]:
+    original = getattr(str, name)
+
+    def flagged(self: _Slot, *args: Any, **kwargs: Any) -> Any:
+        self._flag(f"'{name}'")
+        return original(str.__str__(self), *args, **kwargs)
+
+    return flagged
+
+
+_PLAIN_OUTPUT = {"__str__", "__format__", "__repr__", "__new__", "__init__", "__getattribute__"}
+for _name in dir(str):
+    if _name not in _PLAIN_OUTPUT and (
+        not _name.startswith("_")
+        or _name in {"__len__", "__getitem__", "__iter__", "__contains__", "__mod__", "__mul__"}
+        or _name in {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add__"}
+    ):
+        setattr(_Slot, _name, _flagging(_name))
+
+
+class _SlotMapping(Mapping[str, Any]):
+    """A personal namespace during the probe: each key it knows (or any key, if open) is a slot."""
+
+    def __init__(self, probe: _Probe, path: tuple[str, ...], sample: Mapping[str, Any]) -> None:
+        self._probe, self._path, self._sample = probe, path, sample
+        self._made: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._made:
+            path = (*self._path, key)
+            if key not in self._sample and self._path not in OPEN_MAPPINGS:
+                raise KeyError(key)
+            value = self._sample.get(key)
+            if isinstance(value, Mapping):
+                self._made[key] = _SlotMapping(self._probe, path, value)
+            else:
+                self._made[key] = self._probe.slot(path)
+        return self._made[key]
+
+    def __iter__(self) -> Iterator[str]:
+        self._probe.problems.append(f"{'.'.join(self._path)} is iterated")
+        return iter(self._sample)
+
+    def __len__(self) -> int:
+        return len(self._sample)
+
+
+def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> str:
+    node: Any = values
+    for key in path:
+        node = node.get(key, "") if isinstance(node, Mapping) else ""
+    return "" if node is None else str(node)
+
+
+# ------------------------------------------------------------------ prepared templates
+
+
+class _Compiled:
+    """One template's output split around its slots."""
+
+    def __init__(self, output: str, paths: list[tuple[str, ...]], escaped: bool) -> None:
+        pieces = _MARK.split(output)
+        self.literals = pieces[0::2]
+        self.paths = [paths[int(i)] for i in pieces[1::2]]
+        self.escaped = escaped
+
+    def fill(self, values: Mapping[str, Any]) -> str:
+        parts = [self.literals[0]]
+        for path, literal in zip(self.paths, self.literals[1:], strict=True):
+            value = _lookup(values, path)
+            parts.append(str(escape(value)) if self.escaped else value)
+            parts.append(literal)
+        return "".join(parts)
+
+
 class PreparedRelease:
-    """A release's templates loaded and its common parts computed, ready to personalise."""
+    """A send's templates, rendered once; ``personalise`` makes each recipient's copy."""
 
     def __init__(
-        self, environment: jinja2.Environment, template: str, common: Mapping[str, Any]
+        self,
+        environment: jinja2.Environment,
+        template: str,
+        common: Mapping[str, Any],
+        sample: Mapping[str, Any],
     ) -> None:
         self.name = template
         self.common = dict(common)
-        self.html_template = _load(environment, f"email/{template}.html")
-        self.text_template = _load(environment, f"email/{template}.txt")
-        self.subject_template = _load(environment, f"email/{template}.subject.txt")
-        # Mail clients drop <style> blocks unevenly: move the CSS onto the elements.
+        self.templates = {
+            part: _load(environment, f"email/{template}.{suffix}")
+            for part, suffix in (("subject", "subject.txt"), ("html", "html"), ("text", "txt"))
+        }
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+        self.compiled = self._probe(sample)
+        self.problems: list[str] = [] if self.compiled else self._last_problems
+
+    @property
+    def fast(self) -> bool:
+        """Whether recipients are filled in (True) or rendered in full (False)."""
+        return self.compiled is not None
+
+    def _probe(self, sample: Mapping[str, Any]) -> dict[str, _Compiled] | None:
+        probe = _Probe()
+        context = {**self.common}
+        for name in PERSONAL:
+            context[name] = _SlotMapping(probe, (name,), sample.get(name, {}))
+        outputs = {part: _render(template, context) for part, template in self.templates.items()}
+        self._last_problems = probe.problems
+        if probe.problems:
+            return None
+        html = self._inliner.inline(outputs["html"])
+        if sorted(_MARK.findall(html)) != sorted(_MARK.findall(outputs["html"])):
+            self._last_problems = ["CSS inlining changed the personal parts"]
+            return None
+        outputs["html"] = html
+        return {
+            part: _Compiled(output, probe.paths, escaped=part == "html")
+            for part, output in outputs.items()
+        }
 
     def personalise(self, recipient: Mapping[str, Any]) -> RenderedEmail:
-        context = {**self.common, **recipient}
-        return RenderedEmail(
-            subject=" ".join(_render(self.subject_template, context).split()),
-            html=self._inliner.inline(_render(self.html_template, context)),
-            text=_render(self.text_template, context),
-        )
+        if self.compiled is not None:
+            subject = self.compiled["subject"].fill(recipient)
+            html = self.compiled["html"].fill(recipient)
+            text = self.compiled["text"].fill(recipient)
+        else:
+            context = {**self.common, **recipient}
+            subject = _render(self.templates["subject"], context)
+            html = self._inliner.inline(_render(self.templates["html"], context))
+            text = _render(self.templates["text"], context)
+        return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
 
 
 def _load(environment: jinja2.Environment, name: str) -> jinja2.Template:
@@ -108,17 +278,33 @@ def _render(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     try:
         return template.render(context)
     except jinja2.TemplateError as exc:
-        line = _template_line(exc, template.filename)
-        where = f"template {template.name}" + (f" line {line}" if line else "")
-        raise TemplateError(f"{where}: {exc}") from None
+        name, line = _error_place(exc, template)
+        raise TemplateError(
+            f"template {name}" + (f" line {line}" if line else "") + f": {exc}"
+        ) from None
 
 
-def _template_line(exc: BaseException, filename: str | None) -> int | None:
-    """The template line an error was raised at (Jinja maps its frames to template lines)."""
-    line = None
+def _error_place(exc: BaseException, template: jinja2.Template) -> tuple[str, int | None]:
+    """Which template (an include or parent, maybe) and line an error was raised at.
+
+    Jinja rewrites tracebacks so that frames of template code carry the template's file name
+    and line; the innermost such frame is where the mistake is.
+    """
+    name, line = str(template.name), None
     trace = exc.__traceback__
     while trace is not None:
-        if filename and trace.tb_frame.f_code.co_filename == filename:
-            line = trace.tb_lineno
+        frame = trace.tb_frame
+        if "__jinja_exception__" in frame.f_globals:
+            name, line = _shown_name(frame.f_code.co_filename, name), trace.tb_lineno
         trace = trace.tb_next
-    return line
+    return name, line
+
+
+def _shown_name(filename: str, fallback: str) -> str:
+    path = Path(filename)
+    if not path.is_absolute():
+        return fallback
+    for root in (packaged_templates(),):
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    return str(path)

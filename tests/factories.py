@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from distro.audience.lists import add_members, get_or_create_list
 from distro.models import Contact, Message, Release, Suppression
 from distro.models.types import utcnow
+from distro.releases.lifecycle import approve
 from distro.releases.service import create_release
 
 
@@ -40,9 +41,17 @@ def add_release(
     title: str = "Test release",
     body: str = "Body **text**.",
     embargo_at: datetime | None = None,
+    *,
+    approved: bool = True,
+    embargo_tz: str = "UTC",
 ) -> Release:
     with Session(engine, expire_on_commit=False) as session:
-        release = create_release(session, title=title, body_md=body, embargo_at=embargo_at)
+        release = create_release(
+            session, title=title, body_md=body, embargo_at=embargo_at, embargo_tz=embargo_tz
+        )
+        if approved:
+            approve(release)
+            session.add(release)
         session.commit()
         return release
 

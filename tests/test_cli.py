@@ -24,6 +24,7 @@ from distro.audience.importer import import_contacts
 from distro.audience.lists import get_or_create_list
 from distro.db import head_revision, make_engine, open_database, upgrade
 from distro.models import Send
+from distro.releases.lifecycle import approve
 from distro.releases.service import create_sample_release
 
 DISTRO = Path(sys.executable).parent / "distro"
@@ -250,6 +251,9 @@ def test_json_outputs_parse_end_to_end(tmp_path: Path) -> None:
     release = json_output(run_distro(tmp_path, "release", "create", "--sample", "--json"))
     assert isinstance(release["id"], int)
     assert release["title"]
+    assert release["status"] == "draft"
+    approved = json_output(run_distro(tmp_path, "release", "approve", str(release["id"]), "--json"))
+    assert approved["status"] == "approved"
 
     scheduled = json_output(
         run_distro(tmp_path, "send", "schedule", str(release["id"]), "--list", "press", "--json")
@@ -289,6 +293,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     with Session(engine, expire_on_commit=False) as session:
         get_or_create_list(session, "empty")
         release = create_sample_release(session)
+        approve(release)
+        session.add(release)
         session.commit()
     assert release.id is not None
     yield Workspace(folder, engine, release.id)

@@ -137,6 +137,9 @@ def test_worker_exits_when_idle_against_a_standalone_sandbox(
     imported = run_json(tmp_path, "contacts", "import", str(samples), "--list", "l", "--json")
     assert imported["imported"] == SAMPLE_RECIPIENTS
     release = run_json(tmp_path, "release", "create", "--sample", "--json")
+    assert run_json(tmp_path, "release", "approve", str(release["id"]), "--json")["status"] == (
+        "approved"
+    )
     send = run_json(tmp_path, "send", "schedule", str(release["id"]), "--list", "l", "--json")
     worker = run(tmp_path, "worker", "--exit-when-idle", timeout=120)
     assert worker.returncode == 0, worker.stderr

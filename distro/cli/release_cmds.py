@@ -1,4 +1,4 @@
-"""`distro release ...`: write and look at press releases."""
+"""`distro release ...`: write, import, approve, preview and withdraw press releases."""
 
 from __future__ import annotations
 
@@ -6,23 +6,46 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
+from distro.config import secret_key
 from distro.errors import ValidationError
-from distro.models import Release
+from distro.mime import to_mime
+from distro.models import Contact, Release
 from distro.moments import parse_moment, show_moment
-from distro.releases.service import create_release, create_sample_release, get_release
+from distro.releases import lifecycle
+from distro.releases.service import (
+    create_release,
+    create_sample_release,
+    get_release,
+    release_fields_from_toml,
+)
+from distro.rendering import make_environment
+from distro.sending.compose import SAMPLE_CONTACT, Composer
+from distro.tracking.links import LinkSigner
 
-release = typer.Typer(help="Write, import and look at press releases.", no_args_is_help=True)
+release = typer.Typer(
+    help="Write, import, approve and preview press releases.", no_args_is_help=True
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ContactOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--contact",
+        help='A media contact as "Name | Role | Phone | Email" (repeat for several).',
+    ),
+]
+AssetOption = Annotated[
+    list[str] | None,
+    typer.Option("--asset", help='A press-kit link as "Label | URL" (repeat for several).'),
+]
 
 
-def release_dict(item: Release) -> dict[str, Any]:
-    return {
+def release_dict(item: Release, warnings: list[str] | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "id": item.id,
         "slug": item.slug,
         "title": item.title,
@@ -33,70 +56,239 @@ def release_dict(item: Release) -> dict[str, Any]:
         "language": item.language,
         "embargo_at": item.embargo_at.isoformat() if item.embargo_at else None,
         "embargo_tz": item.embargo_tz,
+        "embargo_local": show_moment(item.embargo_at, item.embargo_tz) if item.embargo_at else None,
+        "published_at": item.published_at.isoformat() if item.published_at else None,
         "body": item.body_md,
         "boilerplate": item.boilerplate,
         "contacts": item.media_contacts,
+        "assets": item.asset_links,
     }
+    if warnings is not None:
+        data["warnings"] = warnings
+    return data
 
 
-def _read(path: Path | None) -> str:
+def _read(path: Path | None) -> str | None:
     if path is None:
-        return ""
+        return None
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
 
 
+def _split(value: str, names: tuple[str, ...], option: str) -> dict[str, str]:
+    parts = [p.strip() for p in value.split("|")]
+    if len(parts) > len(names) or not parts[0]:
+        raise ValidationError(f'{option} {value!r}: expected "{" | ".join(names)}"')
+    return dict(zip(names, parts + [""] * (len(names) - len(parts)), strict=True))
+
+
+def _contacts(values: list[str] | None) -> list[dict[str, Any]] | None:
+    if values is None:
+        return None
+    return [_split(v, ("name", "role", "phone", "email"), "--contact") for v in values]
+
+
+def _assets(values: list[str] | None) -> list[dict[str, Any]] | None:
+    if values is None:
+        return None
+    assets = [_split(v, ("label", "url"), "--asset") for v in values]
+    for asset in assets:
+        if not asset["url"].startswith(("https://", "http://")):
+            raise ValidationError(f"--asset {asset['label']!r}: the URL must start with https://")
+    return assets
+
+
+def _print_release(
+    item: Release, as_json: bool, verb: str, warnings: list[str] | None = None
+) -> None:
+    if as_json:
+        print_json(release_dict(item, warnings))
+        return
+    console.print(f"{verb} release {item.id} ({item.status}): {item.title}", markup=False)
+    for warning in warnings or []:
+        console.print(f"  warning: {warning}", markup=False)
+
+
 @release.command("create")
 def create(
     ctx: typer.Context,
     title: Annotated[str | None, typer.Option(help="The headline.")] = None,
-    body_file: Annotated[
-        Path | None, typer.Option(help="A Markdown file with the body.", exists=False)
-    ] = None,
+    body_file: Annotated[Path | None, typer.Option(help="A Markdown file with the body.")] = None,
     subtitle: Annotated[str, typer.Option(help="The sub-headline.")] = "",
     dateline: Annotated[str, typer.Option(help='Where it is from, e.g. "CHICAGO".')] = "",
     boilerplate_file: Annotated[Path | None, typer.Option(help='The "About ..." text.')] = None,
     embargo: Annotated[
-        str | None,
-        typer.Option(help='Embargo lift: "YYYY-MM-DD HH:MM Zone/Name" or ISO 8601.'),
+        str | None, typer.Option(help='Embargo lift: "YYYY-MM-DD HH:MM Zone/Name" or ISO 8601.')
+    ] = None,
+    contact: ContactOption = None,
+    asset: AssetOption = None,
+    from_file: Annotated[
+        Path | None, typer.Option(help="A TOML release file (see distro/samples/release.toml).")
     ] = None,
     sample: Annotated[
         bool, typer.Option("--sample", help="Create distro's sample release.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a draft release from options (or the bundled sample with --sample)."""
+    """Create a draft release from options, a TOML file, or the bundled sample."""
     with Session(state(ctx).engine, expire_on_commit=False) as session:
         if sample:
             created = create_sample_release(session)
+        elif from_file is not None:
+            created = create_release(session, **release_fields_from_toml(from_file))
         else:
             if not title or body_file is None:
-                raise ValidationError("give --title and --body-file (or --sample)")
-            embargo_at, zone = parse_moment(embargo) if embargo else (None, "UTC")
+                raise ValidationError("give --title and --body-file, or --from-file, or --sample")
+            embargo_at, zone_name = parse_moment(embargo) if embargo else (None, "UTC")
             created = create_release(
                 session,
                 title=title,
-                body_md=_read(body_file),
+                body_md=_read(body_file) or "",
                 subtitle=subtitle,
                 dateline=dateline,
-                boilerplate=_read(boilerplate_file),
+                boilerplate=_read(boilerplate_file) or "",
+                media_contacts=_contacts(contact),
+                asset_links=_assets(asset),
                 embargo_at=embargo_at,
-                embargo_tz=zone,
+                embargo_tz=zone_name,
             )
         session.commit()
+    _print_release(created, as_json, "Created")
+
+
+@release.command("import")
+def import_release(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A release as text or Markdown.")],
+    zone_name: Annotated[
+        str, typer.Option("--zone", help="Zone for times that name none (IANA name).")
+    ] = "UTC",
+    as_json: JsonOption = False,
+) -> None:
+    """Make a draft from a release pasted from a website or a word processor."""
+    from distro.releases.importer import parse_release
+
+    parsed = parse_release(_read(file) or "", default_zone=zone_name)
+    with Session(state(ctx).engine, expire_on_commit=False) as session:
+        created = create_release(
+            session,
+            title=parsed.title,
+            subtitle=parsed.subtitle,
+            dateline=parsed.dateline,
+            release_date=parsed.release_date,
+            body_md=parsed.body,
+            boilerplate=parsed.boilerplate,
+            media_contacts=[
+                {"name": c.name, "role": c.role, "phone": c.phone, "email": c.email}
+                for c in parsed.contacts
+            ],
+            embargo_at=parsed.embargo_at,
+            embargo_tz=parsed.embargo_tz,
+        )
+        session.commit()
+    _print_release(created, as_json, "Imported", parsed.warnings)
+
+
+@release.command("edit")
+def edit(
+    ctx: typer.Context,
+    release_id: Annotated[int, typer.Argument(help="The release.")],
+    title: Annotated[str | None, typer.Option(help="New headline.")] = None,
+    subtitle: Annotated[str | None, typer.Option(help="New sub-headline.")] = None,
+    dateline: Annotated[str | None, typer.Option(help="New dateline.")] = None,
+    body_file: Annotated[Path | None, typer.Option(help="New body (Markdown file).")] = None,
+    boilerplate_file: Annotated[Path | None, typer.Option(help="New boilerplate file.")] = None,
+    embargo: Annotated[
+        str | None, typer.Option(help='New embargo lift: "YYYY-MM-DD HH:MM Zone/Name" or ISO 8601.')
+    ] = None,
+    no_embargo: Annotated[bool, typer.Option("--no-embargo", help="Remove the embargo.")] = False,
+    contact: ContactOption = None,
+    asset: AssetOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a release. Content changes send an approved release back to draft."""
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "title": title,
+            "subtitle": subtitle,
+            "dateline": dateline,
+            "body_md": _read(body_file),
+            "boilerplate": _read(boilerplate_file),
+            "media_contacts": _contacts(contact),
+            "asset_links": _assets(asset),
+        }.items()
+        if value is not None
+    }
+    if embargo and no_embargo:
+        raise ValidationError("give --embargo or --no-embargo, not both")
+    if embargo:
+        changes["embargo_at"], changes["embargo_tz"] = parse_moment(embargo)
+    if no_embargo:
+        changes["embargo_at"] = None
+    with Session(state(ctx).engine, expire_on_commit=False) as session:
+        outcome = lifecycle.edit_release(session, get_release(session, release_id), changes)
+        session.commit()
     if as_json:
-        print_json(release_dict(created))
-    else:
-        console.print(f"Created release {created.id}: {created.title}", markup=False)
+        print_json(
+            {
+                **release_dict(outcome.release),
+                "changed": outcome.changed,
+                "moved_sends": outcome.moved_sends,
+                "early_sends": outcome.early_sends,
+            }
+        )
+        return
+    what = ", ".join(outcome.changed) or "nothing"
+    console.print(f"Release {release_id} ({outcome.release.status}): changed {what}.", markup=False)
+    if outcome.moved_sends:
+        console.print(f"Sends {outcome.moved_sends} moved with the embargo.", markup=False)
+    if outcome.early_sends:
+        console.print(
+            f"Sends {outcome.early_sends} are now before the lift and will be held when due.",
+            markup=False,
+        )
+
+
+@release.command("approve")
+def approve(
+    ctx: typer.Context,
+    release_id: Annotated[int, typer.Argument(help="The release.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a draft so that it can be scheduled."""
+    with Session(state(ctx).engine, expire_on_commit=False) as session:
+        item = get_release(session, release_id)
+        lifecycle.approve(item)
+        session.add(item)
+        session.commit()
+    _print_release(item, as_json, "Approved")
+
+
+@release.command("withdraw")
+def withdraw(
+    ctx: typer.Context,
+    release_id: Annotated[int, typer.Argument(help="The release.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Withdraw a release: its web copy goes offline and its pending sends are cancelled."""
+    with Session(state(ctx).engine, expire_on_commit=False) as session:
+        item = get_release(session, release_id)
+        cancelled = lifecycle.withdraw(session, item)
+        session.commit()
+    if as_json:
+        print_json({**release_dict(item), "cancelled_sends": cancelled})
+        return
+    console.print(f"Withdrew release {release_id}; cancelled sends: {cancelled or 'none'}.")
 
 
 @release.command("list")
 def list_releases(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List releases, newest first."""
     with Session(state(ctx).engine) as session:
-        items = session.execute(select(Release).order_by(Release.id.desc())).scalars().all()  # type: ignore[union-attr]
+        items = session.exec(select(Release).order_by(col(Release.id).desc())).all()
     if as_json:
         print_json([release_dict(item) for item in items])
         return
@@ -123,9 +315,65 @@ def show(
     for label, value in (
         ("subtitle", item.subtitle),
         ("dateline", item.dateline),
+        ("date", item.release_date.isoformat() if item.release_date else "-"),
         ("status", item.status),
         ("embargo", show_moment(item.embargo_at, item.embargo_tz)),
+        ("contacts", "; ".join(c.get("name", "") for c in item.media_contacts) or "-"),
     ):
         console.print(f"{label}: {value}", markup=False)
     console.print()
     console.print(item.body_md, markup=False)
+
+
+@release.command("preview")
+def preview(
+    ctx: typer.Context,
+    release_id: Annotated[int, typer.Argument(help="The release.")],
+    contact_email: Annotated[
+        str | None, typer.Option("--contact", help="Render as this contact receives it.")
+    ] = None,
+    text: Annotated[bool, typer.Option("--text", help="The plain-text part, not HTML.")] = False,
+    headers: Annotated[bool, typer.Option("--headers", help="Print the headers first.")] = False,
+    eml: Annotated[
+        bool, typer.Option("--eml", help="The whole MIME message, as a mail client gets it.")
+    ] = False,
+    advance_copy: Annotated[
+        bool, typer.Option("--advance-copy", help="As an embargoed advance copy (with the notice).")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Render exactly what a contact would receive."""
+    cli = state(ctx)
+    with Session(cli.engine) as session:
+        item = get_release(session, release_id)
+        recipient = SAMPLE_CONTACT
+        if contact_email:
+            found = session.exec(
+                select(Contact).where(Contact.email == contact_email.strip().lower())
+            ).first()
+            if found is None:
+                raise ValidationError(f"no contact {contact_email!r}")
+            recipient = found
+    composer = Composer(
+        cli.settings,
+        make_environment(cli.settings.templates.folder),
+        LinkSigner(secret_key(cli.settings)),
+        item,
+        "release",
+        embargo_notice=advance_copy,
+    )
+    message = to_mime(composer.compose(0, recipient))
+    if eml:
+        rendered = message.as_string()
+    else:
+        part = message.get_body(preferencelist=("plain",) if text else ("html",))
+        assert part is not None
+        rendered = str(part.get_content())
+        if headers:
+            head = "".join(f"{name}: {value}\n" for name, value in message.items())
+            rendered = head + "\n" + rendered
+    if out is None:
+        typer.echo(rendered, nl=False)
+    else:
+        out.write_text(rendered, encoding="utf-8")
+        console.print(f"Wrote {out}", markup=False)

@@ -17,6 +17,7 @@ from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.reports import build_report
 from distro.sending.schedule import Audience, schedule_send
+from distro.sending.test_copy import send_test_copy
 
 send = typer.Typer(
     help="Schedule sends of a release to an audience, and look at them.", no_args_is_help=True
@@ -50,6 +51,14 @@ def schedule(
     at_embargo: Annotated[
         bool, typer.Option("--at-embargo", help="At the embargo lift, following it if it moves.")
     ] = False,
+    advance_copy: Annotated[
+        bool,
+        typer.Option(
+            "--advance-copy",
+            help="An embargoed advance copy: before the lift, with the embargo notice, "
+            "to embargo-trusted contacts only.",
+        ),
+    ] = False,
     provider: Annotated[
         str | None,
         typer.Option(help="A configured provider, providers.NAME (default: sending.provider)."),
@@ -66,6 +75,7 @@ def schedule(
         audience=Audience(lists=list(list_names or []), where=where, segment=segment),
         at=moment,
         at_embargo=at_embargo,
+        advance_copy=advance_copy,
         provider=provider,
         now=utcnow(),
     )
@@ -75,6 +85,35 @@ def schedule(
         console.print(
             f"Scheduled send {created.id} for {show_moment(created.scheduled_at)} "
             f"via {created.provider}."
+        )
+
+
+@send.command("test")
+def send_test_command(
+    ctx: typer.Context,
+    release_id: Annotated[int, typer.Argument(help="The release.")],
+    to: Annotated[str, typer.Option("--to", help="The address that gets the test copy.")],
+    provider: Annotated[
+        str | None, typer.Option(help="A configured provider (default: sending.provider).")
+    ] = None,
+    advance_copy: Annotated[
+        bool, typer.Option("--advance-copy", help="As an embargoed advance copy (with the notice).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send one copy, marked as a test, through a provider now (any release status)."""
+    cli = state(ctx)
+    result = send_test_copy(
+        cli.engine, cli.settings, release_id, to, provider=provider, advance_copy=advance_copy
+    )
+    if as_json:
+        print_json(result)
+    else:
+        console.print(
+            f"Test copy of release {release_id} to {result['to']} accepted by "
+            f"{result['provider']} (id {result['provider_message_id']}); recorded as send "
+            f"{result['send_id']}.",
+            markup=False,
         )
 
 

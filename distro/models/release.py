@@ -40,5 +40,7 @@ class Release(SQLModel, table=True):
     # The IANA zone staff typed the embargo in, so it is shown back in that zone.
     embargo_tz: str = Field(default="UTC", max_length=64)
     status: str = Field(default=ReleaseStatus.DRAFT, max_length=20)
+    # When the first real send of it went out: the web copy is public from then (and the lift).
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

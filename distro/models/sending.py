@@ -50,6 +50,8 @@ class Send(SQLModel, table=True):
     scheduled_at: datetime = Field(sa_type=UTCDateTime, index=True)
     # True: the send follows the release's embargo moment when the embargo moves.
     at_embargo: bool = False
+    # True: an embargoed advance copy, carrying the embargo notice, to embargo-trusted contacts.
+    embargo_notice: bool = False
     status: str = Field(default=SendStatus.SCHEDULED, max_length=20, index=True)
     is_test: bool = False
     tracking: bool = True

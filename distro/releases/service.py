@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Release
+from distro.moments import parse_moment
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -45,6 +46,7 @@ def create_release(
     release_date: date | None = None,
     boilerplate: str = "",
     media_contacts: list[dict[str, Any]] | None = None,
+    asset_links: list[dict[str, Any]] | None = None,
     language: str = "en",
     embargo_at: datetime | None = None,
     embargo_tz: str = "UTC",
@@ -62,6 +64,7 @@ def create_release(
         body_md=body_md.strip() + "\n",
         boilerplate=boilerplate.strip(),
         media_contacts=media_contacts or [],
+        asset_links=asset_links or [],
         language=language,
         embargo_at=embargo_at,
         embargo_tz=embargo_tz,
@@ -78,15 +81,81 @@ def get_release(session: Session, release_id: int) -> Release:
     return release
 
 
+RELEASE_FILE_KEYS = frozenset(
+    {
+        "title",
+        "subtitle",
+        "dateline",
+        "release_date",
+        "body",
+        "boilerplate",
+        "language",
+        "embargo",
+        "media_contacts",
+        "asset_links",
+    }
+)
+
+
+def release_fields_from_toml(path: Path) -> dict[str, Any]:
+    """Fields for ``create_release`` from a TOML release file (see distro/samples/release.toml)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"{path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - RELEASE_FILE_KEYS
+    if unknown:
+        known = ", ".join(sorted(RELEASE_FILE_KEYS))
+        raise ValidationError(f"{path}: unknown keys {', '.join(sorted(unknown))} (known: {known})")
+    for required in ("title", "body"):
+        if not str(data.get(required, "")).strip():
+            raise ValidationError(f"{path}: {required} is missing")
+    fields: dict[str, Any] = {
+        "title": str(data["title"]),
+        "body_md": str(data["body"]),
+        "subtitle": str(data.get("subtitle", "")),
+        "dateline": str(data.get("dateline", "")),
+        "boilerplate": str(data.get("boilerplate", "")),
+        "language": str(data.get("language", "en")),
+        "media_contacts": _records(
+            path, data, "media_contacts", ("name", "role", "phone", "email")
+        ),
+        "asset_links": _records(path, data, "asset_links", ("label", "url")),
+    }
+    if "release_date" in data:
+        fields["release_date"] = _date(path, data["release_date"])
+    if data.get("embargo"):
+        fields["embargo_at"], fields["embargo_tz"] = parse_moment(str(data["embargo"]))
+    return fields
+
+
+def _records(
+    path: Path, data: dict[str, Any], key: str, allowed: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    records = data.get(key, [])
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValidationError(f"{path}: {key} must be an array of tables ([[{key}]])")
+    for index, record in enumerate(records, 1):
+        extra = set(record) - set(allowed)
+        if extra:
+            raise ValidationError(
+                f"{path}: {key} #{index}: unknown keys {', '.join(sorted(extra))} "
+                f"(known: {', '.join(allowed)})"
+            )
+    return [{k: str(r.get(k, "")) for k in allowed} for r in records]
+
+
+def _date(path: Path, value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"{path}: release_date {value!r} is not a YYYY-MM-DD date") from None
+
+
 def create_sample_release(session: Session) -> Release:
     """The release bundled with distro, for the demo and `make run`."""
-    data = tomllib.loads((SAMPLES / "release.toml").read_text(encoding="utf-8"))
-    return create_release(
-        session,
-        title=data["title"],
-        subtitle=data.get("subtitle", ""),
-        dateline=data.get("dateline", ""),
-        body_md=data["body"],
-        boilerplate=data.get("boilerplate", ""),
-        media_contacts=data.get("media_contacts", []),
-    )
+    return create_release(session, **release_fields_from_toml(SAMPLES / "release.toml"))

@@ -1,8 +1,17 @@
 """Turn a release and a recipient into the email a provider receives.
 
-``Composer`` is built once per send: it loads the templates and renders the release's Markdown
-once; ``compose`` then personalises for one recipient and adds the per-recipient links and the
-RFC 8058 one-click unsubscribe headers.
+``Composer`` is built once per send: it renders the release's Markdown and prepares the
+templates (see ``distro.rendering``); ``compose`` then fills in one recipient's values, signed
+links and the RFC 8058 one-click unsubscribe headers.
+
+What templates see:
+    release   the release's fields, ``body_html`` / ``boilerplate_html`` rendered once
+    sender    name, email, postal_address
+    embargo   None, or {notice, lift, lift_short} on an embargoed advance copy
+    contact   email, first_name, last_name, full_name, outlet, title, region, country,
+              language, timezone, custom.NAME (a missing custom field reads as "")
+    recipient greeting ("Dear Amara," / "Hello,"), embargo_local (the lift in their zone, or "")
+    links     unsubscribe, view_online (signed per recipient)
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ from markupsafe import Markup
 
 from distro.config import Settings
 from distro.models import Contact, Release
+from distro.moments import zone
 from distro.providers.base import OutboundEmail
-from distro.rendering import PreparedRelease, RenderedEmail, markdown_to_html
+from distro.releases import embargo
+from distro.rendering import OpenFields, PreparedRelease, RenderedEmail, markdown_to_html
 from distro.tracking.links import LinkPurpose, LinkSigner
 
 
@@ -28,30 +39,53 @@ def release_context(release: Release) -> dict[str, Any]:
         "subtitle": release.subtitle,
         "dateline": release.dateline,
         "release_date": release.release_date,
+        "date_text": f"{release.release_date:%B} {release.release_date.day}, "
+        f"{release.release_date:%Y}"
+        if release.release_date
+        else "",
         "language": release.language,
         "body_text": release.body_md.strip(),
         "body_html": Markup(markdown_to_html(release.body_md)),  # noqa: S704 (escapes raw HTML)
         "boilerplate": release.boilerplate.strip(),
         "boilerplate_html": Markup(markdown_to_html(release.boilerplate)),  # noqa: S704
-        "media_contacts": release.media_contacts,
-        "asset_links": release.asset_links,
+        "media_contacts": [
+            {key: str(person.get(key) or "") for key in ("name", "role", "phone", "email")}
+            for person in release.media_contacts
+        ],
+        "asset_links": [
+            {"label": str(asset.get("label") or ""), "url": str(asset.get("url") or "")}
+            for asset in release.asset_links
+        ],
     }
 
 
-def contact_context(contact: Contact) -> dict[str, Any]:
-    """What templates see as ``contact``: every contact field, custom ones under ``custom``."""
+def contact_values(contact: Contact) -> dict[str, Any]:
     return {
         "email": contact.email,
         "first_name": contact.first_name,
         "last_name": contact.last_name,
+        "full_name": f"{contact.first_name} {contact.last_name}".strip(),
         "outlet": contact.outlet,
         "title": contact.title,
         "region": contact.region,
         "country": contact.country,
         "language": contact.language,
         "timezone": contact.timezone,
-        "custom": dict(contact.custom),
+        "custom": OpenFields({str(k): str(v) for k, v in contact.custom.items()}),
     }
+
+
+SAMPLE_CONTACT = Contact(
+    email="sample@example.org",
+    first_name="Sample",
+    last_name="Journalist",
+    outlet="Sample Outlet",
+    title="Reporter",
+    region="Region",
+    country="Country",
+    language="en",
+    timezone="UTC",
+)
 
 
 class Composer:
@@ -62,49 +96,103 @@ class Composer:
         signer: LinkSigner,
         release: Release,
         template: str,
+        *,
+        embargo_notice: bool = False,
     ) -> None:
         self.settings = settings
         self.signer = signer
         self.release = release
+        self.base_url = settings.server.base_url
         sending = settings.sending
+        self.notice = embargo_notice and release.embargo_at is not None
+        self._local_lift: dict[str, str] = {}
         self.prepared = PreparedRelease(
             environment,
             template,
             {
                 "release": release_context(release),
                 "language": release.language,
-                "sender": {"name": sending.from_name, "postal_address": sending.postal_address},
+                "sender": {
+                    "name": sending.from_name,
+                    "email": sending.from_email,
+                    "postal_address": sending.postal_address,
+                },
+                "embargo": self._embargo_context(),
             },
+            sample=self.values(0, SAMPLE_CONTACT),
         )
-        self.base_url = settings.server.base_url
+
+    def _embargo_context(self) -> dict[str, str] | None:
+        if not self.notice or self.release.embargo_at is None:
+            return None
+        lift, zone_name = self.release.embargo_at, self.release.embargo_tz
+        local = lift.astimezone(zone(zone_name))
+        return {
+            "notice": embargo.notice_text(lift, zone_name),
+            "lift": embargo.lift_text(lift, zone_name),
+            "lift_short": f"{local:%H:%M} {local:%Z} {local.day} {local:%b %Y}",
+        }
+
+    def _lift_where_they_are(self, zone_name: str) -> str:
+        """' That is 12:00 EST where you are.' for a contact in another zone, else ''."""
+        lift = self.release.embargo_at
+        if not self.notice or lift is None or not zone_name:
+            return ""
+        if zone_name not in self._local_lift:
+            try:
+                theirs = lift.astimezone(zone(zone_name))
+            except Exception:  # an unknown zone on a contact: say nothing rather than fail
+                theirs = None
+            ours = lift.astimezone(zone(self.release.embargo_tz))
+            self._local_lift[zone_name] = (
+                f" That is {theirs:%H:%M} {theirs:%Z} on {theirs:%A} where you are."
+                if theirs is not None and theirs.utcoffset() != ours.utcoffset()
+                else ""
+            )
+        return self._local_lift[zone_name]
 
     def links(self, message_id: int) -> dict[str, str]:
-        token = self.signer.sign(LinkPurpose.UNSUBSCRIBE, message_id)
-        return {"unsubscribe": f"{self.base_url}/u/{token}"}
+        return {
+            "unsubscribe": f"{self.base_url}/u/"
+            + self.signer.sign(LinkPurpose.UNSUBSCRIBE, message_id),
+            "view_online": f"{self.base_url}/releases/{self.release.slug}?t="
+            + self.signer.sign(LinkPurpose.WEB_COPY, message_id),
+        }
+
+    def values(self, message_id: int, contact: Contact) -> dict[str, Any]:
+        return {
+            "contact": contact_values(contact),
+            "recipient": {
+                "greeting": f"Dear {contact.first_name}," if contact.first_name else "Hello,",
+                "embargo_local": self._lift_where_they_are(contact.timezone),
+            },
+            "links": self.links(message_id),
+        }
 
     def render(self, message_id: int, contact: Contact) -> RenderedEmail:
-        return self.prepared.personalise(
-            {"contact": contact_context(contact), "links": self.links(message_id)}
-        )
+        return self.prepared.personalise(self.values(message_id, contact))
 
-    def compose(self, message_id: int, contact: Contact) -> OutboundEmail:
-        rendered = self.render(message_id, contact)
-        unsubscribe = self.links(message_id)["unsubscribe"]
+    def compose(self, message_id: int, contact: Contact, *, test: bool = False) -> OutboundEmail:
+        values = self.values(message_id, contact)
+        rendered = self.prepared.personalise(values)
         sending = self.settings.sending
+        headers = {
+            "List-Unsubscribe": f"<{values['links']['unsubscribe']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        if test:
+            headers["X-Distro-Test"] = "yes"
         return OutboundEmail(
             message_id=message_id,
             to_email=contact.email,
-            to_name=f"{contact.first_name} {contact.last_name}".strip(),
+            to_name=values["contact"]["full_name"],
             from_email=sending.from_email,
             from_name=sending.from_name,
             reply_to=sending.reply_to,
-            subject=rendered.subject,
+            subject=f"[TEST] {rendered.subject}" if test else rendered.subject,
             html=rendered.html,
             text=rendered.text,
-            headers={
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
+            headers=headers,
             tag=f"release-{self.release.id}",
             idempotency_key=f"distro-message-{message_id}",
         )

@@ -85,7 +85,7 @@ class Sender:
         self.signer = signer
         self.providers = providers
         self.clock = clock
-        self._composers: dict[int, Composer] = {}
+        self._composers: dict[tuple[int, datetime], Composer] = {}
         self._lock = threading.Lock()
 
     @property
@@ -115,9 +115,11 @@ class Sender:
             queue.begin_handover(self.engine, owner, failures, self.lease, self.clock())
             self._record(owner, [SendResult(i, False, error=e) for i, e in failures.items()])
         reports = [
-            self._hand_over(owner, provider, chunk)
+            self._hand_over(owner, provider, claim.send_id, chunk)
             for chunk in _chunks(emails, max(1, provider.max_batch))
         ]
+        # Rows not handed over (the send was held mid-way) go back for whoever resumes it.
+        queue.release_claim(self.engine, owner, claim.message_ids)
         queue.finish_send_if_done(self.engine, claim.send_id, self.clock())
         return BatchReport(
             claim.send_id,
@@ -126,13 +128,11 @@ class Sender:
         )
 
     def _hand_over(
-        self, owner: str, provider: Provider, emails: list[OutboundEmail]
+        self, owner: str, provider: Provider, send_id: int, emails: list[OutboundEmail]
     ) -> tuple[int, int]:
-        mine = set(
-            queue.begin_handover(
-                self.engine, owner, [e.message_id for e in emails], self.lease, self.clock()
-            )
-        )
+        ids = [e.message_id for e in emails]
+        now = self.clock()
+        mine = set(queue.begin_handover(self.engine, owner, ids, self.lease, now, send_id=send_id))
         batch = [e for e in emails if e.message_id in mine]
         if not batch:
             return 0, 0
@@ -171,21 +171,29 @@ class Sender:
         )
 
     def _composer(self, send_id: int) -> tuple[Send, Composer]:
-        with self._lock:
-            cached = self._composers.get(send_id)
+        """The send's composer, rebuilt when the release changed (an embargo moved, say)."""
         with Session(self.engine) as session:
             send = session.get(Send, send_id)
             if send is None:
                 raise DistroError(f"send {send_id} vanished while sending")
+            release = session.get(Release, send.release_id)
+            if release is None:
+                raise DistroError(f"send {send_id}: release {send.release_id} is missing")
+            key = (send_id, release.updated_at)
+            with self._lock:
+                cached = self._composers.get(key)
             if cached is None:
-                release = session.get(Release, send.release_id)
-                if release is None:
-                    raise DistroError(f"send {send_id}: release {send.release_id} is missing")
                 cached = Composer(
-                    self.settings, self.environment, self.signer, release, send.template
+                    self.settings,
+                    self.environment,
+                    self.signer,
+                    release,
+                    send.template,
+                    embargo_notice=send.embargo_notice,
                 )
                 with self._lock:
-                    self._composers[send_id] = cached
+                    self._composers = {k: v for k, v in self._composers.items() if k[0] != send_id}
+                    self._composers[key] = cached
         return send, cached
 
     def _compose(
@@ -207,10 +215,6 @@ class Sender:
             except TemplateError as exc:
                 failures[message_id] = str(exc)
         return emails, failures
-
-    def forget(self, send_id: int) -> None:
-        with self._lock:
-            self._composers.pop(send_id, None)
 
 
 def _chunks(items: list[OutboundEmail], size: int) -> list[list[OutboundEmail]]:

@@ -29,6 +29,7 @@ from distro.config import Settings
 from distro.models import (
     Contact,
     ContactList,
+    ContactTag,
     ListMember,
     MessageStatus,
     Release,
@@ -36,6 +37,7 @@ from distro.models import (
     Suppression,
     UTCDateTime,
 )
+from distro.releases import embargo
 from distro.sending.queue import MESSAGES, SENDS, _finish
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
@@ -43,6 +45,7 @@ LISTS: Table = ContactList.__table__  # type: ignore[attr-defined]
 MEMBERS: Table = ListMember.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
+TAGS: Table = ContactTag.__table__  # type: ignore[attr-defined]
 
 
 class FireOutcome(StrEnum):
@@ -73,23 +76,29 @@ def fire_send(engine: Engine, settings: Settings, send_id: int, now: datetime) -
         embargo_at = conn.scalar(
             select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id)
         )
-        if embargo_at is not None and embargo_at > now:
+        if embargo.blocks(embargo_at, send.embargo_notice, now):
             # The embargo moved later after this send was scheduled: never send early.
-            _set_status(
-                conn,
-                send_id,
-                SendStatus.HELD,
-                f"held: the release's embargo now lifts at {embargo_at:%Y-%m-%d %H:%M} UTC",
-            )
+            _set_status(conn, send_id, SendStatus.HELD, held_note(embargo_at))
             return FireOutcome.HELD
-        count = expand_audience(conn, send_id, send.list_names, send.provider, now)
+        trusted = settings.embargo.trusted_tag if send.embargo_notice else None
+        count = expand_audience(conn, send_id, send.list_names, send.provider, now, trusted)
         conn.execute(
             update(SENDS)
             .where(SENDS.c.id == send_id)
             .values(status=SendStatus.SENDING, started_at=now, recipients=count)
         )
+        conn.execute(  # the web copy's publication starts with the first send that goes out
+            update(RELEASES)
+            .where(RELEASES.c.id == send.release_id, RELEASES.c.published_at.is_(None))
+            .values(published_at=now)
+        )
         _finish(conn, send_id, now)  # an audience of only suppressed contacts is done at once
     return FireOutcome.STARTED
+
+
+def held_note(embargo_at: datetime | None) -> str:
+    lift = f"{embargo_at:%Y-%m-%d %H:%M} UTC" if embargo_at else "later"
+    return f"held: the release's embargo lifts at {lift} and this send has no embargo notice"
 
 
 def _minutes(delta: timedelta) -> str:
@@ -111,10 +120,22 @@ def audience_contact_ids(list_names: list[str]) -> Select[tuple[int]]:
     )
 
 
+def tagged_contact_ids(tag: str) -> Select[tuple[int]]:
+    return select(TAGS.c.contact_id).where(TAGS.c.tag == tag)
+
+
 def expand_audience(
-    conn: Connection, send_id: int, list_names: list[str], provider: str, now: datetime
+    conn: Connection,
+    send_id: int,
+    list_names: list[str],
+    provider: str,
+    now: datetime,
+    trusted_tag: str | None = None,
 ) -> int:
-    """Insert one message per audience contact in a single INSERT ... SELECT; return the count."""
+    """Insert one message per audience contact in a single INSERT ... SELECT; return the count.
+
+    With ``trusted_tag`` (an embargoed advance copy) only contacts carrying that tag are in it.
+    """
     c, s = CONTACTS, SUPPRESSIONS
     status = case((s.c.id.is_(None), MessageStatus.QUEUED), else_=MessageStatus.SUPPRESSED)
     rows = (
@@ -132,6 +153,8 @@ def expand_audience(
         .where(and_(c.c.id.in_(audience_contact_ids(list_names)), c.c.status == "active"))
         .order_by(c.c.id)
     )
+    if trusted_tag is not None:
+        rows = rows.where(c.c.id.in_(tagged_contact_ids(trusted_tag)))
     result = conn.execute(
         MESSAGES.insert().from_select(
             [

@@ -23,11 +23,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Table, bindparam, case, exists, or_, select, update
 
-from distro.models import Message, MessageStatus, Send, SendStatus
+from distro.models import Message, MessageStatus, Release, ReleaseStatus, Send, SendStatus
 from distro.providers.base import SendResult
+from distro.releases import embargo
 
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 SENDS: Table = Send.__table__  # type: ignore[attr-defined]
+RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
 
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING)
 RETRY_BASE = timedelta(seconds=2)
@@ -75,14 +77,25 @@ def claim_batch(
 
 
 def begin_handover(
-    engine: Engine, owner: str, message_ids: Collection[int], lease: timedelta, now: datetime
+    engine: Engine,
+    owner: str,
+    message_ids: Collection[int],
+    lease: timedelta,
+    now: datetime,
+    *,
+    send_id: int | None = None,
 ) -> list[int]:
     """Mark the claimed rows still leased to ``owner`` as ``sending``; return their ids.
 
-    Rows whose lease lapsed and went to another worker are left to that worker.
+    Rows whose lease lapsed and went to another worker are left to that worker. With
+    ``send_id`` the embargo rule is checked in the same transaction, the last moment before the
+    provider sees anything: if the release's embargo (moved later, perhaps) has not lifted and
+    the send carries no notice, the send is held and nothing is handed over.
     """
     m = MESSAGES
     with engine.begin() as conn:
+        if send_id is not None and _embargo_holds(conn, send_id, now):
+            return []
         mine = conn.scalars(
             select(m.c.id)
             .where(
@@ -104,6 +117,27 @@ def begin_handover(
                 )
             )
     return list(mine)
+
+
+def _embargo_holds(conn: Connection, send_id: int, now: datetime) -> bool:
+    row = conn.execute(
+        select(RELEASES.c.embargo_at, SENDS.c.embargo_notice)
+        .join(SENDS, SENDS.c.release_id == RELEASES.c.id)
+        .where(SENDS.c.id == send_id)
+        .with_for_update()
+    ).one()
+    if not embargo.blocks(row.embargo_at, row.embargo_notice, now):
+        return False
+    lift = f"{row.embargo_at:%Y-%m-%d %H:%M} UTC"
+    conn.execute(
+        update(SENDS)
+        .where(SENDS.c.id == send_id, SENDS.c.status == SendStatus.SENDING)
+        .values(
+            status=SendStatus.HELD,
+            note=f"held: the release's embargo lifts at {lift} and this send has no notice",
+        )
+    )
+    return True
 
 
 def release_claim(engine: Engine, owner: str, message_ids: Collection[int]) -> None:
@@ -279,6 +313,13 @@ def _finish(conn: Connection, send_id: int, now: datetime) -> bool:
         .where(SENDS.c.id == send_id, SENDS.c.status == SendStatus.SENDING, ~pending)
         .values(status=SendStatus.SENT, finished_at=now)
     ).rowcount
+    if done:
+        release_of_send = select(SENDS.c.release_id).where(SENDS.c.id == send_id).scalar_subquery()
+        conn.execute(
+            update(RELEASES)
+            .where(RELEASES.c.id == release_of_send, RELEASES.c.status == ReleaseStatus.SCHEDULED)
+            .values(status=ReleaseStatus.SENT, updated_at=now)
+        )
     return bool(done)
 
 

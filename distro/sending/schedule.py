@@ -16,15 +16,17 @@ from sqlmodel import Session, col, select
 from distro.audience.lists import find_list
 from distro.config import Settings, secret_key
 from distro.errors import EmbargoError, ValidationError
-from distro.models import Contact, ReleaseStatus, Send, SendStatus, Suppression
+from distro.models import Contact, Release, ReleaseStatus, Send, SendStatus, Suppression
 from distro.moments import show_moment
 from distro.providers import check_adapter
+from distro.releases.lifecycle import move
 from distro.releases.service import get_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
-from distro.sending.expand import audience_contact_ids
+from distro.sending.expand import audience_contact_ids, tagged_contact_ids
 from distro.tracking.links import LinkSigner
 
+SCHEDULABLE = (ReleaseStatus.APPROVED, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
 # A start moment this far in the past is a typing mistake, not "as soon as possible".
 PAST_TOLERANCE = timedelta(minutes=1)
 
@@ -54,27 +56,48 @@ def schedule_send(
     now: datetime,
     at: datetime | None = None,
     at_embargo: bool = False,
+    advance_copy: bool = False,
     provider: str | None = None,
     template: str = "release",
 ) -> Send:
+    """Validate and store a scheduled send.
+
+    ``advance_copy`` makes an embargoed advance copy: it carries the embargo notice, may go
+    before the lift, and only to contacts tagged ``embargo.trusted_tag``.
+    """
     audience.validate()
     provider_name = provider or settings.sending.provider
     check_adapter(settings, provider_name)
     with Session(engine, expire_on_commit=False) as session:
         release = get_release(session, release_id)
-        if release.status == ReleaseStatus.WITHDRAWN:
-            raise ValidationError(f"release {release_id} is withdrawn")
+        if release.status not in SCHEDULABLE:
+            raise ValidationError(
+                f"release {release_id} is {release.status}: approve it first "
+                f"(`distro release approve {release_id}`)"
+                if release.status == ReleaseStatus.DRAFT
+                else f"release {release_id} is {release.status} and cannot be sent"
+            )
         for name in audience.lists:
             find_list(session, name)
+        if advance_copy:
+            _check_advance_copy(session, settings, release, audience.lists, at, at_embargo)
         sample = _first_mailable(session, audience.lists)
         # Render once for a real recipient so template errors surface now, with their line.
         environment = make_environment(settings.templates.folder)
-        Composer(settings, environment, LinkSigner(secret_key(settings)), release, template).render(
-            0, sample
-        )
-        moment, follows_embargo = _moment(
-            release.embargo_at, release.embargo_tz, now, at, at_embargo
-        )
+        Composer(
+            settings,
+            environment,
+            LinkSigner(secret_key(settings)),
+            release,
+            template,
+            embargo_notice=advance_copy,
+        ).render(0, sample)
+        if advance_copy:
+            moment, follows_embargo = (at or now), False
+        else:
+            moment, follows_embargo = _moment(
+                release.embargo_at, release.embargo_tz, now, at, at_embargo
+            )
         send = Send(
             release_id=release_id,
             list_names=list(audience.lists),
@@ -82,11 +105,43 @@ def schedule_send(
             template=template,
             scheduled_at=moment,
             at_embargo=follows_embargo,
+            embargo_notice=advance_copy,
             status=SendStatus.SCHEDULED,
         )
         session.add(send)
+        if release.status == ReleaseStatus.APPROVED:  # a sent release may go to more lists
+            move(release, ReleaseStatus.SCHEDULED)
+            session.add(release)
         session.commit()
         return send
+
+
+def _check_advance_copy(
+    session: Session,
+    settings: Settings,
+    release: Release,
+    list_names: list[str],
+    at: datetime | None,
+    at_embargo: bool,
+) -> None:
+    if release.embargo_at is None:
+        raise ValidationError("an advance copy needs a release under embargo; this one has none")
+    if at_embargo or (at is not None and at >= release.embargo_at):
+        raise ValidationError(
+            "an advance copy goes before the lift; at or after it, schedule an ordinary send"
+        )
+    tag = settings.embargo.trusted_tag
+    untrusted = session.exec(
+        select(func.count())
+        .select_from(Contact)
+        .where(col(Contact.id).in_(audience_contact_ids(list_names)))
+        .where(col(Contact.id).not_in(tagged_contact_ids(tag)))
+    ).one()
+    if untrusted:
+        raise EmbargoError(
+            f"{untrusted} contacts in the audience are not embargo-trusted (tag {tag!r}): "
+            "send the advance copy to a list of trusted contacts only, and the rest at the lift"
+        )
 
 
 def _first_mailable(session: Session, list_names: list[str]) -> Contact:

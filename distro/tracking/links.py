@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 class LinkPurpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
+    WEB_COPY = "web-copy"
 
 
 class LinkSigner:

@@ -1,0 +1,160 @@
+"""A release's workflow: draft -> approved -> scheduled -> sent, withdrawn from anywhere.
+
+Only approved releases can be scheduled, so a draft cannot go out by accident. Editing an approved
+release's content sends it back to draft for another approval; the embargo alone may still move
+while sends are scheduled, and sends that go "at the lift" move with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select, update
+
+from distro.errors import EmbargoError, ValidationError
+from distro.models import Release, ReleaseStatus, Send, SendStatus
+from distro.models.types import utcnow
+
+ALLOWED: dict[str, frozenset[str]] = {
+    ReleaseStatus.DRAFT: frozenset({ReleaseStatus.APPROVED, ReleaseStatus.WITHDRAWN}),
+    ReleaseStatus.APPROVED: frozenset(
+        {ReleaseStatus.DRAFT, ReleaseStatus.SCHEDULED, ReleaseStatus.WITHDRAWN}
+    ),
+    ReleaseStatus.SCHEDULED: frozenset(
+        {ReleaseStatus.APPROVED, ReleaseStatus.SENT, ReleaseStatus.WITHDRAWN}
+    ),
+    ReleaseStatus.SENT: frozenset({ReleaseStatus.WITHDRAWN}),
+    ReleaseStatus.WITHDRAWN: frozenset({ReleaseStatus.DRAFT}),
+}
+
+CONTENT_FIELDS = frozenset(
+    {
+        "title",
+        "subtitle",
+        "dateline",
+        "release_date",
+        "body_md",
+        "boilerplate",
+        "media_contacts",
+        "asset_links",
+        "language",
+    }
+)
+EMBARGO_FIELDS = frozenset({"embargo_at", "embargo_tz"})
+
+
+def move(release: Release, target: ReleaseStatus) -> None:
+    """Change the status, or raise ValidationError naming what is allowed instead."""
+    if release.status == target:
+        return
+    allowed = ALLOWED[release.status]
+    if target not in allowed:
+        options = ", ".join(sorted(allowed)) or "nothing"
+        raise ValidationError(
+            f"release {release.id} is {release.status}; it cannot become {target} "
+            f"(from {release.status} it can become: {options})"
+        )
+    release.status = target
+    release.updated_at = utcnow()
+
+
+@dataclass
+class EditOutcome:
+    release: Release
+    changed: list[str] = field(default_factory=list)
+    moved_sends: list[int] = field(default_factory=list)
+    early_sends: list[int] = field(default_factory=list)  # fixed-time sends now before the lift
+
+
+def edit_release(session: Session, release: Release, changes: dict[str, Any]) -> EditOutcome:
+    """Apply field changes under the workflow's rules; the caller commits."""
+    unknown = set(changes) - CONTENT_FIELDS - EMBARGO_FIELDS
+    if unknown:
+        raise ValidationError(f"cannot edit {', '.join(sorted(unknown))}")
+    changed = [name for name, value in changes.items() if getattr(release, name) != value]
+    outcome = EditOutcome(release, changed)
+    if not changed:
+        return outcome
+    content = [name for name in changed if name in CONTENT_FIELDS]
+    if release.status in (ReleaseStatus.SENT, ReleaseStatus.WITHDRAWN):
+        raise ValidationError(f"release {release.id} is {release.status}: it can no longer change")
+    if content and release.status == ReleaseStatus.SCHEDULED:
+        raise ValidationError(
+            f"release {release.id} has scheduled sends: only its embargo can change now "
+            f"(tried to change {', '.join(content)})"
+        )
+    for name in changed:
+        setattr(release, name, changes[name])
+    if content and release.status == ReleaseStatus.APPROVED:
+        move(release, ReleaseStatus.DRAFT)  # changed content needs a fresh approval
+    release.updated_at = utcnow()
+    if "embargo_at" in changed:
+        outcome.moved_sends, outcome.early_sends = _follow_embargo(session, release)
+    session.add(release)
+    return outcome
+
+
+def _follow_embargo(session: Session, release: Release) -> tuple[list[int], list[int]]:
+    pending = session.exec(
+        select(Send).where(Send.release_id == release.id, Send.status == SendStatus.SCHEDULED)
+    ).all()
+    at_lift = [s for s in pending if s.at_embargo]
+    if at_lift and release.embargo_at is None:
+        raise EmbargoError(
+            f"sends {_ids(at_lift)} are scheduled at the embargo lift: set a new embargo "
+            "instead of removing it, or cancel those sends first"
+        )
+    for send in at_lift:
+        assert release.embargo_at is not None
+        send.scheduled_at = release.embargo_at
+        session.add(send)
+    early = [
+        s.id
+        for s in pending
+        if s.id is not None
+        and not s.at_embargo
+        and not s.embargo_notice
+        and release.embargo_at is not None
+        and s.scheduled_at < release.embargo_at
+    ]
+    return [s.id for s in at_lift if s.id is not None], early
+
+
+def _ids(sends: Iterable[Send]) -> str:
+    return ", ".join(str(s.id) for s in sends)
+
+
+def approve(release: Release) -> None:
+    move(release, ReleaseStatus.APPROVED)
+
+
+def withdraw(session: Session, release: Release) -> list[int]:
+    """Withdraw the release and cancel its sends that have not started; return their ids."""
+    move(release, ReleaseStatus.WITHDRAWN)
+    session.add(release)
+    pending = session.exec(
+        select(col(Send.id)).where(
+            Send.release_id == release.id,
+            col(Send.status).in_([SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED]),
+        )
+    ).all()
+    if pending:
+        session.execute(
+            update(Send)
+            .where(col(Send.id).in_(pending))
+            .values(status=SendStatus.CANCELLED, note="cancelled: the release was withdrawn")
+        )
+    return [i for i in pending if i is not None]
+
+
+def web_copy_is_public(release: Release, now: datetime) -> bool:
+    """The web copy is public once the release went out and any embargo has lifted."""
+    return (
+        release.status != ReleaseStatus.WITHDRAWN
+        and release.published_at is not None
+        and release.published_at <= now
+        and (release.embargo_at is None or release.embargo_at <= now)
+    )

@@ -1,0 +1,82 @@
+"""`distro send test`: one copy to one address, now, marked as a test, and recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from distro.config import Settings, secret_key
+from distro.errors import ProviderError, ValidationError
+from distro.models import Contact, Send, SendStatus
+from distro.models.types import utcnow
+from distro.providers import build_provider
+from distro.releases.service import get_release
+from distro.rendering import make_environment
+from distro.sending.compose import Composer
+from distro.tracking.links import LinkSigner
+
+
+def send_test_copy(
+    engine: Engine,
+    settings: Settings,
+    release_id: int,
+    address: str,
+    *,
+    provider: str | None = None,
+    advance_copy: bool = False,
+) -> dict[str, Any]:
+    """Compose for ``address`` (as that contact, if it is one) and hand it over directly.
+
+    A test copy bypasses the outbox on purpose: it is one message, sent now, and its subject says
+    [TEST]. It is recorded as a send marked ``is_test`` so that the history shows who got what.
+    """
+    try:
+        email = validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationError(f"--to {address!r}: {exc}") from None
+    provider_name = provider or settings.sending.provider
+    with Session(engine, expire_on_commit=False) as session:
+        release = get_release(session, release_id)
+        contact = session.exec(select(Contact).where(Contact.email == email)).first()
+    composer = Composer(
+        settings,
+        make_environment(settings.templates.folder),
+        LinkSigner(secret_key(settings)),
+        release,
+        "release",
+        embargo_notice=advance_copy,
+    )
+    outbound = composer.compose(0, contact or Contact(email=email), test=True)
+    adapter = build_provider(settings, provider_name)
+    try:
+        (result,) = adapter.send_batch([outbound])
+    finally:
+        adapter.close()
+    if not result.accepted:
+        raise ProviderError(f"{provider_name} refused the test copy: {result.error}")
+    now = utcnow()
+    with Session(engine, expire_on_commit=False) as session:
+        record = Send(
+            release_id=release_id,
+            provider=provider_name,
+            scheduled_at=now,
+            started_at=now,
+            finished_at=now,
+            status=SendStatus.SENT,
+            is_test=True,
+            embargo_notice=advance_copy,
+            recipients=1,
+            note=f"test copy to {email} (provider id {result.provider_message_id})",
+        )
+        session.add(record)
+        session.commit()
+    return {
+        "send_id": record.id,
+        "to": email,
+        "provider": provider_name,
+        "provider_message_id": result.provider_message_id,
+        "subject": outbound.subject,
+    }
