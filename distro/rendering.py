@@ -25,7 +25,7 @@ import css_inline
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
-from markupsafe import escape
+from markupsafe import Markup
 
 import distro
 from distro.errors import TemplateError
@@ -55,7 +55,7 @@ def make_environment(user_folder: Path | None = None) -> SandboxedEnvironment:
         loaders.append(jinja2.FileSystemLoader(user_folder))
     loaders.append(jinja2.PrefixLoader({"default": packaged}, delimiter=":"))
     loaders.append(packaged)
-    return SandboxedEnvironment(
+    environment = SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "htm", "xml"), default_for_string=True
@@ -65,6 +65,15 @@ def make_environment(user_folder: Path | None = None) -> SandboxedEnvironment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["safe"] = _safe
+    return environment
+
+
+def _safe(value: Any) -> Markup:
+    """Jinja's ``safe``, except that a personal value marked safe is not filled in escaped."""
+    if isinstance(value, _Slot):
+        value._flag("'safe'")
+    return Markup(value)  # noqa: S704 (what ``safe`` is for: the template says so)
 
 
 @cache
@@ -189,21 +198,72 @@ def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> str:
 
 
 class _Compiled:
-    """One template's output split around its slots."""
+    """One template's output split around its slots.
+
+    HTML output has been through the CSS inliner, which parses and re-serialises it; a value
+    filled in must come out as that round trip would have made it (see ``_as_serialised``),
+    so each HTML slot knows whether it sits in text or in an attribute value.
+    """
 
     def __init__(self, output: str, paths: list[tuple[str, ...]], escaped: bool) -> None:
         pieces = _MARK.split(output)
         self.literals = pieces[0::2]
         self.paths = [paths[int(i)] for i in pieces[1::2]]
         self.escaped = escaped
+        self.in_attribute = _attribute_slots(self.literals) if escaped else []
 
     def fill(self, values: Mapping[str, Any]) -> str:
         parts = [self.literals[0]]
-        for path, literal in zip(self.paths, self.literals[1:], strict=True):
+        for index, (path, literal) in enumerate(zip(self.paths, self.literals[1:], strict=True)):
             value = _lookup(values, path)
-            parts.append(str(escape(value)) if self.escaped else value)
+            parts.append(_as_serialised(value, self.in_attribute[index]) if self.escaped else value)
             parts.append(literal)
         return "".join(parts)
+
+
+def _attribute_slots(literals: list[str]) -> list[bool]:
+    """For serialised HTML split around slots: whether each slot is inside an attribute value.
+
+    The serialiser double-quotes every attribute value and escapes ``"`` in it and ``<`` in
+    text, so a small scan of tags, quotes and comments is enough.
+    """
+    state = "text"  # text | tag | value | comment
+    slots: list[bool] = []
+    for literal in literals[:-1]:
+        i = 0
+        while i < len(literal):
+            char = literal[i]
+            if state == "text" and literal.startswith("<!--", i):
+                state, i = "comment", i + 4
+                continue
+            if state == "comment" and literal.startswith("-->", i):
+                state, i = "text", i + 3
+                continue
+            if state == "text" and char == "<":
+                state = "tag"
+            elif state == "tag" and char == '"':
+                state = "value"
+            elif state == "tag" and char == ">":
+                state = "text"
+            elif state == "value" and char == '"':
+                state = "tag"
+            i += 1
+        slots.append(state in ("tag", "value"))
+    return slots
+
+
+def _as_serialised(value: str, attribute: bool) -> str:
+    """``value`` as it reads after Jinja's escaping, HTML parsing and re-serialisation.
+
+    Parsing turns CR and CRLF into LF and drops NUL in text (U+FFFD in attributes); the
+    serialiser escapes & and no-break space everywhere, ``"`` in attributes, < and > in text.
+    """
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    value = value.replace("\0", "\ufffd" if attribute else "")
+    value = value.replace("&", "&amp;").replace("\u00a0", "&nbsp;")
+    if attribute:
+        return value.replace('"', "&quot;")
+    return value.replace("<", "&lt;").replace(">", "&gt;")
 
 
 class PreparedRelease:

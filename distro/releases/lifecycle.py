@@ -79,11 +79,12 @@ def edit_release(session: Session, release: Release, changes: dict[str, Any]) ->
     if not changed:
         return outcome
     content = [name for name in changed if name in CONTENT_FIELDS]
-    if release.status in (ReleaseStatus.SENT, ReleaseStatus.WITHDRAWN):
-        raise ValidationError(f"release {release.id} is {release.status}: it can no longer change")
-    if content and release.status == ReleaseStatus.SCHEDULED:
+    if release.status == ReleaseStatus.WITHDRAWN:
+        raise ValidationError(f"release {release.id} is withdrawn: it can no longer change")
+    if content and release.status in (ReleaseStatus.SCHEDULED, ReleaseStatus.SENT):
+        # What journalists have, or are about to get, must match the stored release.
         raise ValidationError(
-            f"release {release.id} has scheduled sends: only its embargo can change now "
+            f"release {release.id} is {release.status}: only its embargo can change now "
             f"(tried to change {', '.join(content)})"
         )
     for name in changed:
