@@ -29,6 +29,7 @@ from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, upgrade
 from distro.models import Contact, ContactList, ListMember, Message
 from distro.models.types import utcnow
+from distro.releases.lifecycle import approve
 from distro.releases.service import create_sample_release
 from distro.reports import build_report
 from distro.runtime import Worker
@@ -100,6 +101,8 @@ def populate(settings: Settings, recipients: int) -> int:
         )
     with Session(engine, expire_on_commit=False) as session:
         release = create_sample_release(session)
+        approve(release)
+        session.add(release)
         session.commit()
     engine.dispose()
     assert release.id is not None

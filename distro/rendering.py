@@ -23,6 +23,7 @@ from typing import Any
 
 import css_inline
 import jinja2
+import nh3
 from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -76,14 +77,31 @@ def _safe(value: Any) -> Markup:
     return Markup(value)  # noqa: S704 (what ``safe`` is for: the template says so)
 
 
+# What a release body may keep of raw HTML pasted into it: text formatting, links, lists,
+# headings, quotes and simple tables. Scripts, styles, event handlers, forms, iframes and
+# javascript: URLs are removed by the sanitiser (ammonia, through nh3).
+BODY_TAGS = frozenset(
+    {"a", "abbr", "b", "blockquote", "br", "code", "em", "h2", "h3", "h4", "hr", "i", "li"}
+    | {"ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr"}
+    | {"u", "ul", "img", "figure", "figcaption"}
+)
+BODY_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height"}}
+
+
 @cache
 def _markdown() -> MarkdownIt:
-    # "html": False escapes raw HTML in release bodies instead of passing it through.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
+    return MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": True})
 
 
 def markdown_to_html(text: str) -> str:
-    return str(_markdown().render(text))
+    """Markdown to HTML; raw HTML in it is sanitised, not trusted and not shown as text."""
+    return nh3.clean(
+        str(_markdown().render(text)),
+        tags=set(BODY_TAGS),
+        attributes={tag: set(names) for tag, names in BODY_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto", "tel"},
+        link_rel="noopener noreferrer",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +212,9 @@ def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> str:
     return "" if node is None else str(node)
 
 
+RAW, IN_TEXT, IN_ATTRIBUTE = 0, 1, 2  # how a slot's value is written out
+
+
 # ------------------------------------------------------------------ prepared templates
 
 
@@ -208,15 +229,24 @@ class _Compiled:
     def __init__(self, output: str, paths: list[tuple[str, ...]], escaped: bool) -> None:
         pieces = _MARK.split(output)
         self.literals = pieces[0::2]
-        self.paths = [paths[int(i)] for i in pieces[1::2]]
-        self.escaped = escaped
-        self.in_attribute = _attribute_slots(self.literals) if escaped else []
+        slot_paths = [paths[int(i)] for i in pieces[1::2]]
+        if escaped:
+            modes = [IN_ATTRIBUTE if a else IN_TEXT for a in _attribute_slots(self.literals)]
+        else:
+            modes = [RAW] * len(slot_paths)
+        self.slots = list(zip(slot_paths, modes, strict=True))
 
-    def fill(self, values: Mapping[str, Any]) -> str:
+    def fill(self, values: Mapping[str, Any], resolved: dict[tuple[Any, int], str]) -> str:
+        """The output for one recipient; ``resolved`` caches values across a recipient's parts."""
         parts = [self.literals[0]]
-        for index, (path, literal) in enumerate(zip(self.paths, self.literals[1:], strict=True)):
-            value = _lookup(values, path)
-            parts.append(_as_serialised(value, self.in_attribute[index]) if self.escaped else value)
+        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
+            value = resolved.get(slot)
+            if value is None:
+                value = _lookup(values, slot[0])
+                if slot[1] != RAW:
+                    value = _as_serialised(value, slot[1] == IN_ATTRIBUTE)
+                resolved[slot] = value
+            parts.append(value)
             parts.append(literal)
         return "".join(parts)
 
@@ -252,12 +282,17 @@ def _attribute_slots(literals: list[str]) -> list[bool]:
     return slots
 
 
+_NEEDS_SERIALISING = re.compile('[\r\0&\u00a0<>"]')
+
+
 def _as_serialised(value: str, attribute: bool) -> str:
     """``value`` as it reads after Jinja's escaping, HTML parsing and re-serialisation.
 
     Parsing turns CR and CRLF into LF and drops NUL in text (U+FFFD in attributes); the
     serialiser escapes & and no-break space everywhere, ``"`` in attributes, < and > in text.
     """
+    if not _NEEDS_SERIALISING.search(value):
+        return value  # the common case: nothing to change
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = value.replace("\0", "\ufffd" if attribute else "")
     value = value.replace("&", "&amp;").replace("\u00a0", "&nbsp;")
@@ -312,9 +347,10 @@ class PreparedRelease:
 
     def personalise(self, recipient: Mapping[str, Any]) -> RenderedEmail:
         if self.compiled is not None:
-            subject = self.compiled["subject"].fill(recipient)
-            html = self.compiled["html"].fill(recipient)
-            text = self.compiled["text"].fill(recipient)
+            resolved: dict[tuple[Any, int], str] = {}
+            subject = self.compiled["subject"].fill(recipient, resolved)
+            html = self.compiled["html"].fill(recipient, resolved)
+            text = self.compiled["text"].fill(recipient, resolved)
         else:
             context = {**self.common, **recipient}
             subject = _render(self.templates["subject"], context)

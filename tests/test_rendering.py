@@ -575,3 +575,23 @@ def test_staff_templates_are_sandboxed(tmp_path: Path, expression: str) -> None:
     assert "line 2" in message
     assert "<class" not in message
     assert "object at 0x" not in message
+
+
+def test_raw_html_in_a_release_body_is_sanitised_not_trusted() -> None:
+    from distro.rendering import markdown_to_html
+
+    html = markdown_to_html(
+        "Pasted from a word processor: <b>bold</b>, <i>italic</i> and "
+        '<a href="https://example.org/report" onclick="steal()">the report</a>.\n\n'
+        "<script>alert(1)</script>\n\n"
+        '<iframe src="https://evil.example"></iframe>\n\n'
+        '<img src="https://example.org/a.png" onerror="alert(1)" alt="A">\n\n'
+        '<a href="javascript:alert(1)">click</a> <p style="color:red">styled</p>'
+    )
+    assert "<b>bold</b>" in html
+    assert "<i>italic</i>" in html
+    assert '<a href="https://example.org/report" rel="noopener noreferrer">the report</a>' in html
+    assert '<img src="https://example.org/a.png" alt="A">' in html
+    for forbidden in ("<script", "alert(1)</script", "<iframe", "onclick", "onerror", "style="):
+        assert forbidden not in html
+    assert 'href="javascript' not in html

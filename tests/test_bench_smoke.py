@@ -1,0 +1,33 @@
+"""The benchmarks still run (tiny sizes; no timing is asserted: figures belong in BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "figure"),
+    [
+        ("bench_render.py", ["--messages", "300", "--runs", "1"], r"[\d,]+ messages/s rendered"),
+        ("bench_send.py", ["--recipients", "200", "--runs", "1"], r"median of 1: .* messages/s"),
+    ],
+)
+def test_benchmark_runs_and_prints_its_figures(
+    tmp_path: Path, script: str, arguments: list[str], figure: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *arguments],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(figure, done.stdout), done.stdout
