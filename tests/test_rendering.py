@@ -595,3 +595,17 @@ def test_raw_html_in_a_release_body_is_sanitised_not_trusted() -> None:
     for forbidden in ("<script", "alert(1)</script", "<iframe", "onclick", "onerror", "style="):
         assert forbidden not in html
     assert 'href="javascript' not in html
+
+
+def test_the_outlet_is_part_of_the_personalisation(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite:///{tmp_path / 'x.db'}")
+    release = Release(id=3, slug="outlet", title="Outlet check", body_md="Body.")
+    composer = Composer(settings, make_environment(), LinkSigner("o" * 32), release, "release")
+    with_outlet = composer.render(
+        1, Contact(email="a@x.org", first_name="Ana", outlet="Harbor Herald")
+    )
+    without = composer.render(2, Contact(email="b@x.org"))
+    assert "as a journalist at Harbor Herald: a@x.org" in with_outlet.text
+    assert "as a journalist at Harbor Herald" in with_outlet.html
+    assert "as a journalist: b@x.org" in without.text
+    assert composer.prepared.fast

@@ -10,7 +10,8 @@ What templates see:
     embargo   None, or {notice, lift, lift_short} on an embargoed advance copy
     contact   email, first_name, last_name, full_name, outlet, title, region, country,
               language, timezone, custom.NAME (a missing custom field reads as "")
-    recipient greeting ("Dear Amara," / "Hello,"), embargo_local (the lift in their zone, or "")
+    recipient greeting ("Dear Amara," / "Hello,"), at_outlet (" at Harbor Herald" or ""),
+              embargo_local (the lift in their zone, or "")
     links     unsubscribe, view_online (signed per recipient)
 """
 
@@ -164,6 +165,7 @@ class Composer:
             "contact": contact_values(contact),
             "recipient": {
                 "greeting": f"Dear {contact.first_name}," if contact.first_name else "Hello,",
+                "at_outlet": f" at {contact.outlet}" if contact.outlet else "",
                 "embargo_local": self._lift_where_they_are(contact.timezone),
             },
             "links": self.links(message_id),
