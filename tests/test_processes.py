@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,44 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-DISTRO = str(Path(sys.executable).parent / "distro")
+from tests.cli_support import DISTRO, clean_env, free_port, run, run_json, wait_http
+
 SAMPLE_RECIPIENTS = 27  # valid rows in distro/samples/contacts.csv
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DISTRO_")}
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def run(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DISTRO, *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout
-    )
-
-
-def run_json(cwd: Path, *args: str) -> Any:
-    done = run(cwd, *args)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def wait_http(url: str, timeout: float = 30) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return httpx.get(url, timeout=2)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def poll_report(cwd: Path, send_id: int, done: str, timeout: float = 60) -> dict[str, Any]:

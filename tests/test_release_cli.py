@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,8 +16,8 @@ import httpx
 import pytest
 
 from distro.db import init_database
+from tests.cli_support import DISTRO, clean_env, free_port, run, run_json, wait_http
 
-DISTRO = str(Path(sys.executable).parent / "distro")
 IMPORT_SAMPLE = sorted(Path("/work/shared/samples/releases").glob("002_*.txt"))
 
 RELEASE_TOML = '''title = "Harbor City Library opens its newspaper archive"
@@ -55,22 +50,6 @@ CONTACTS_CSV = (
     "Europe/Paris,embargo-ok\n"
     "desk@pacificwire.example,,,Pacific Wire,,,WA,US,en,America/Los_Angeles,\n"
 )
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("DISTRO_")}
-
-
-def run(cwd: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DISTRO, *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=timeout
-    )
-
-
-def run_json(cwd: Path, *args: str) -> Any:
-    done = run(cwd, *args)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def run_ok(cwd: Path, *args: str) -> str:
@@ -293,24 +272,6 @@ def test_preview_as_a_contact_in_every_form(workdir: Path) -> None:
         run(workdir, "release", "preview", release_id, "--contact", "nobody@x.example")
     )
     assert "nobody@x.example" in unknown
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_http(url: str, timeout: float = 30) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return httpx.get(url, timeout=2)
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 @pytest.fixture
