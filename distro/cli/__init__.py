@@ -13,7 +13,15 @@ from typing import Annotated
 
 import typer
 
-from distro.cli import audience_cmds, release_cmds, send_cmds, setup_cmds
+from distro.cli import (
+    contacts_cmds,
+    lists_cmds,
+    release_cmds,
+    segments_cmds,
+    send_cmds,
+    setup_cmds,
+    suppress_cmds,
+)
 from distro.cli.output import errors
 from distro.cli.state import CliState
 from distro.errors import DistroError
@@ -49,9 +57,10 @@ def root(
 
 setup_cmds.register(app)
 send_cmds.register(app)
-app.add_typer(audience_cmds.contacts, name="contacts")
-app.add_typer(audience_cmds.lists, name="lists")
-app.add_typer(audience_cmds.segments, name="segments")
+app.add_typer(contacts_cmds.contacts, name="contacts")
+app.add_typer(lists_cmds.lists, name="lists")
+app.add_typer(segments_cmds.segments, name="segments")
+app.add_typer(suppress_cmds.suppress, name="suppress")
 app.add_typer(release_cmds.release, name="release")
 app.add_typer(send_cmds.send, name="send")
 

@@ -8,6 +8,7 @@ from distro.models.audience import (
     ListMember,
     Segment,
     Suppression,
+    SuppressionLog,
     SuppressionReason,
 )
 from distro.models.release import Release, ReleaseStatus
@@ -31,6 +32,7 @@ __all__ = [
     "Send",
     "SendStatus",
     "Suppression",
+    "SuppressionLog",
     "SuppressionReason",
     "UTCDateTime",
     "utcnow",

@@ -96,3 +96,18 @@ class Suppression(SQLModel, table=True):
     # The tracking event that caused an automatic suppression, when there is one.
     event_id: int | None = Field(default=None, foreign_key="events.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SuppressionLog(SQLModel, table=True):
+    """Every addition and removal on the suppression list: who was let back in, when and why."""
+
+    __tablename__ = "suppression_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320, index=True)
+    action: str = Field(max_length=20)  # added | removed
+    reason: str = Field(max_length=30)
+    source: str = Field(default="", max_length=200)
+    note: str = Field(default="", sa_type=Text)
+    forced: bool = False
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,4 +1,4 @@
-"""`distro contacts|lists|segments ...`: the journalist database."""
+"""`distro contacts ...`: the journalist database."""
 
 from __future__ import annotations
 
@@ -10,14 +10,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from distro.audience.importer import import_contacts
-from distro.audience.lists import get_or_create_list, list_sizes
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
-from distro.models import Contact, Segment
+from distro.models import Contact
 
-contacts = typer.Typer(help="Import and look at journalists.", no_args_is_help=True)
-lists = typer.Typer(help="Static lists of contacts.", no_args_is_help=True)
-segments = typer.Typer(help="Saved segments (dynamic audiences).", no_args_is_help=True)
+contacts = typer.Typer(help="Import, find, edit and export journalists.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -90,44 +87,3 @@ def list_contacts(ctx: typer.Context, as_json: JsonOption = False) -> None:
         ("email", "name", "outlet", "region"),
         [(c.email, f"{c.first_name} {c.last_name}".strip(), c.outlet, c.region) for c in found],
     )
-
-
-@lists.command("create")
-def create_list(
-    ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The list's name.")],
-    description: Annotated[str, typer.Option(help="What the list is for.")] = "",
-) -> None:
-    """Create an empty static list (importing with --list also creates one)."""
-    with Session(state(ctx).engine) as session:
-        get_or_create_list(session, name, description)
-        session.commit()
-    console.print(f"List {name!r} is ready.", markup=False)
-
-
-@lists.command("list")
-def list_lists(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List static lists with their sizes."""
-    with Session(state(ctx).engine) as session:
-        sizes = list_sizes(session)
-    if as_json:
-        print_json(
-            [{"name": lst.name, "description": lst.description, "contacts": n} for lst, n in sizes]
-        )
-        return
-    print_table(
-        "Lists",
-        ("name", "contacts", "description"),
-        [(lst.name, n, lst.description) for lst, n in sizes],
-    )
-
-
-@segments.command("list")
-def list_segments(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List saved segments."""
-    with Session(state(ctx).engine) as session:
-        found = session.execute(select(Segment).order_by(Segment.name)).scalars().all()
-    if as_json:
-        print_json([{"name": s.name, "expression": s.expression} for s in found])
-        return
-    print_table("Segments", ("name", "expression"), [(s.name, s.expression) for s in found])
