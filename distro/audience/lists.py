@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from distro.errors import NotFoundError
-from distro.models import ContactList, ListMember
+from distro.errors import NotFoundError, ValidationError
+from distro.models import Contact, ContactList, ListMember, Send, SendStatus
 from distro.models.types import utcnow
 
 
@@ -53,3 +55,140 @@ def list_sizes(session: Session) -> list[tuple[ContactList, int]]:
         .order_by(col(ContactList.name))
     )
     return [(found, int(count)) for found, count in session.exec(query).all()]
+
+
+# Sends that will still expand their audience by list name: deleting a list they name would
+# silently shrink them.
+WAITING_SENDS = (SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED, SendStatus.PAUSED)
+
+
+@dataclass
+class MembershipChange:
+    """What ``add_emails`` / ``remove_emails`` did, address by address (normalised)."""
+
+    list_name: str
+    changed: list[str] = field(default_factory=list)  # added, or removed
+    unchanged: list[str] = field(default_factory=list)  # already a member, or not a member
+    unknown: list[str] = field(default_factory=list)  # no contact with that address
+
+    def as_dict(self, changed: str, unchanged: str) -> dict[str, Any]:
+        return {
+            "list": self.list_name,
+            changed: self.changed,
+            unchanged: self.unchanged,
+            "unknown": self.unknown,
+        }
+
+
+def list_members(session: Session, contact_list: ContactList) -> list[Contact]:
+    """The list's contacts, by email."""
+    query = (
+        select(Contact)
+        .join(ListMember, col(ListMember.contact_id) == col(Contact.id))
+        .where(ListMember.list_id == contact_list.id)
+        .order_by(col(Contact.email))
+    )
+    return list(session.exec(query).all())
+
+
+def _normalised(emails: Iterable[str]) -> list[str]:
+    """Trimmed, lower-cased, de-duplicated, in the order given."""
+    return list(dict.fromkeys(e.strip().lower() for e in emails if e.strip()))
+
+
+def _contact_ids(session: Session, emails: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(emails), 500):
+        chunk = emails[start : start + 500]
+        rows = session.exec(
+            select(Contact.email, Contact.id).where(col(Contact.email).in_(chunk))
+        ).all()
+        found.update({email: cid for email, cid in rows if cid is not None})
+    return found
+
+
+def _member_ids(session: Session, contact_list: ContactList, ids: Collection[int]) -> set[int]:
+    members: set[int] = set()
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), 500):
+        members.update(
+            session.exec(
+                select(ListMember.contact_id).where(
+                    ListMember.list_id == contact_list.id,
+                    col(ListMember.contact_id).in_(ordered[start : start + 500]),
+                )
+            ).all()
+        )
+    return members
+
+
+def add_emails(
+    session: Session, contact_list: ContactList, emails: Iterable[str]
+) -> MembershipChange:
+    """Add existing contacts by address; addresses with no contact are reported, not created."""
+    wanted = _normalised(emails)
+    ids = _contact_ids(session, wanted)
+    members = _member_ids(session, contact_list, ids.values())
+    change = MembershipChange(contact_list.name)
+    for email in wanted:
+        cid = ids.get(email)
+        if cid is None:
+            change.unknown.append(email)
+        elif cid in members:
+            change.unchanged.append(email)
+        else:
+            change.changed.append(email)
+    add_members(session, contact_list, [ids[e] for e in change.changed])
+    return change
+
+
+def remove_emails(
+    session: Session, contact_list: ContactList, emails: Iterable[str]
+) -> MembershipChange:
+    """Take contacts off the list (the contacts themselves stay)."""
+    wanted = _normalised(emails)
+    ids = _contact_ids(session, wanted)
+    members = _member_ids(session, contact_list, ids.values())
+    change = MembershipChange(contact_list.name)
+    for email in wanted:
+        cid = ids.get(email)
+        if cid is None:
+            change.unknown.append(email)
+        elif cid in members:
+            change.changed.append(email)
+        else:
+            change.unchanged.append(email)
+    gone = [ids[e] for e in change.changed]
+    for start in range(0, len(gone), 500):
+        session.execute(
+            delete(ListMember).where(
+                col(ListMember.list_id) == contact_list.id,
+                col(ListMember.contact_id).in_(gone[start : start + 500]),
+            )
+        )
+    return change
+
+
+def delete_list(session: Session, contact_list: ContactList) -> int:
+    """Delete the list and its memberships (never the contacts); return how many members it had.
+
+    Refused while a send that has not expanded yet names the list: it would go to fewer people.
+    """
+    waiting = [
+        send.id
+        for send in session.exec(select(Send).where(col(Send.status).in_(WAITING_SENDS))).all()
+        if contact_list.name in (send.list_names or [])
+    ]
+    if waiting:
+        ids = ", ".join(str(i) for i in sorted(i for i in waiting if i is not None))
+        raise ValidationError(
+            f"list {contact_list.name!r} is the audience of send(s) {ids} that have not gone "
+            "out yet: delete it once they have gone out or been cancelled"
+        )
+    members = session.exec(
+        select(func.count()).select_from(ListMember).where(ListMember.list_id == contact_list.id)
+    ).one()
+    session.execute(delete(ListMember).where(col(ListMember.list_id) == contact_list.id))
+    session.delete(contact_list)
+    session.flush()
+    return int(members)

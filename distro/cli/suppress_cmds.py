@@ -2,42 +2,188 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from distro.cli.output import print_json, print_table
+from distro.audience.suppression import (
+    import_suppressions,
+    list_suppressions,
+    parse_reason,
+    remove_suppression,
+    suppression_added,
+    suppression_log,
+    valid_reasons,
+)
+from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
-from distro.models import Suppression
+from distro.models import Suppression, SuppressionLog, SuppressionReason
 
 suppress = typer.Typer(
     help="The suppression list: addresses that are never mailed.", no_args_is_help=True
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+NoteOption = Annotated[str, typer.Option("--note", help="Why: kept in the suppression log.")]
+CLI_SOURCE = "cli"
+
+
+def _as_dict(s: Suppression) -> dict[str, Any]:
+    return {
+        "email": s.email,
+        "reason": s.reason,
+        "source": s.source,
+        "note": s.note,
+        "event_id": s.event_id,
+        "created_at": s.created_at.isoformat(),
+    }
+
+
+def _log_dict(entry: SuppressionLog) -> dict[str, Any]:
+    return {
+        "email": entry.email,
+        "action": entry.action,
+        "reason": entry.reason,
+        "source": entry.source,
+        "note": entry.note,
+        "forced": entry.forced,
+        "at": entry.at.isoformat(),
+    }
+
+
+@suppress.command("add")
+def add_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The address never to mail.")],
+    reason: Annotated[
+        str, typer.Option("--reason", help=f"One of: {valid_reasons()}.")
+    ] = SuppressionReason.DO_NOT_CONTACT.value,
+    note: NoteOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Suppress an address; one already suppressed keeps its original reason."""
+    chosen = parse_reason(reason)
+    with Session(state(ctx).engine, expire_on_commit=False) as session:
+        suppression, added = suppression_added(session, email, chosen, source=CLI_SOURCE, note=note)
+        session.commit()
+    if as_json:
+        print_json({**_as_dict(suppression), "added": added})
+        return
+    if added:
+        console.print(f"Suppressed {suppression.email} ({suppression.reason}).", markup=False)
+    else:
+        console.print(
+            f"{suppression.email} was already suppressed ({suppression.reason}, since "
+            f"{suppression.created_at:%Y-%m-%d}); left as it is.",
+            markup=False,
+        )
+
+
+@suppress.command("remove")
+def remove_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The address to mail again.")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Needed to lift a complaint or do_not_contact suppression."),
+    ] = False,
+    note: NoteOption = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Take an address off the suppression list (logged); protected reasons need --force."""
+    with Session(state(ctx).engine, expire_on_commit=False) as session:
+        removed = remove_suppression(session, email, force=force, note=note, source=CLI_SOURCE)
+        session.commit()
+    if as_json:
+        print_json({**_as_dict(removed), "removed": True})
+        return
+    console.print(
+        f"Removed {removed.email} ({removed.reason}) from the suppression list.", markup=False
+    )
 
 
 @suppress.command("list")
-def list_suppressions(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def list_command(
+    ctx: typer.Context,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help=f"Only this reason: {valid_reasons()}.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
     """List suppressed addresses with their reason and source."""
+    chosen = parse_reason(reason) if reason is not None else None
     with Session(state(ctx).engine) as session:
-        found = session.exec(select(Suppression).order_by(col(Suppression.email))).all()
-    rows = [
-        {
-            "email": s.email,
-            "reason": s.reason,
-            "source": s.source,
-            "note": s.note,
-            "created_at": s.created_at.isoformat(),
-        }
-        for s in found
-    ]
+        rows = [_as_dict(s) for s in list_suppressions(session, chosen)]
     if as_json:
         print_json(rows)
         return
     print_table(
         f"Suppressed addresses ({len(rows)})",
-        ("email", "reason", "source", "since"),
-        [(r["email"], r["reason"], r["source"], r["created_at"][:16]) for r in rows],
+        ("email", "reason", "source", "since", "note"),
+        [(r["email"], r["reason"], r["source"], r["created_at"][:10], r["note"]) for r in rows],
+    )
+
+
+@suppress.command("import")
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="A CSV with an email column, or one address per line.")
+    ],
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help=f"For rows without a reason column: {valid_reasons()}."),
+    ] = SuppressionReason.DO_NOT_CONTACT.value,
+    as_json: JsonOption = False,
+) -> None:
+    """Suppress the addresses of a file; invalid rows are reported by line, valid ones kept."""
+    chosen = parse_reason(reason)
+    report = import_suppressions(
+        state(ctx).engine, file, reason=chosen, source=f"import {file.name}"
+    )
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(
+        f"Suppressed {report.added}; {len(report.existing)} already suppressed, "
+        f"{len(report.duplicates)} duplicates, {len(report.invalid)} invalid rows.",
+        markup=False,
+    )
+    for row in report.invalid:
+        console.print(f"  line {row['line']}: {row['email']!r}: {row['reason']}", markup=False)
+    for dup in report.duplicates:
+        console.print(f"  duplicate {dup['email']} on lines {dup['lines']}", markup=False)
+
+
+@suppress.command("log")
+def log_command(
+    ctx: typer.Context,
+    email: Annotated[
+        str | None, typer.Argument(help="Only this address's history.", show_default=False)
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The history of additions and removals: who was let back in, when and why."""
+    with Session(state(ctx).engine) as session:
+        rows = [_log_dict(entry) for entry in suppression_log(session, email)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        f"Suppression log ({len(rows)})",
+        ("at", "email", "action", "reason", "source", "forced", "note"),
+        [
+            (
+                r["at"][:16].replace("T", " "),
+                r["email"],
+                r["action"],
+                r["reason"],
+                r["source"],
+                "yes" if r["forced"] else "",
+                r["note"],
+            )
+            for r in rows
+        ],
     )

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from distro.models.types import UTCDateTime, utcnow
@@ -27,7 +28,10 @@ class Contact(SQLModel, table=True):
     language: str = Field(default="", max_length=20)
     timezone: str = Field(default="", max_length=64)
     notes: str = Field(default="", sa_type=Text)
-    custom: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # JSONB on PostgreSQL: segments read keys from it without re-parsing each row.
+    custom: dict[str, Any] = Field(
+        default_factory=dict, sa_type=JSON().with_variant(JSONB(), "postgresql")
+    )
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -32,6 +32,8 @@ class Event(SQLModel, table=True):
         # A provider retrying a webhook repeats the event id: store it once.
         UniqueConstraint("provider", "provider_event_id", name="uq_events_provider_event"),
         Index("ix_events_message_type", "message_id", "type"),
+        # Segments such as opened(within 30d) look events up by type and time.
+        Index("ix_events_type_occurred", "type", "occurred_at", "message_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -25,12 +25,12 @@ from sqlalchemy import (
     update,
 )
 
+from distro.audience.targeting import audience_contact_ids, send_expression
 from distro.config import Settings
+from distro.errors import NotFoundError
 from distro.models import (
     Contact,
-    ContactList,
     ContactTag,
-    ListMember,
     MessageStatus,
     Release,
     SendStatus,
@@ -41,8 +41,6 @@ from distro.releases import embargo
 from distro.sending.queue import MESSAGES, SENDS, _finish
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
-LISTS: Table = ContactList.__table__  # type: ignore[attr-defined]
-MEMBERS: Table = ListMember.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
 TAGS: Table = ContactTag.__table__  # type: ignore[attr-defined]
@@ -81,7 +79,13 @@ def fire_send(engine: Engine, settings: Settings, send_id: int, now: datetime) -
             _set_status(conn, send_id, SendStatus.HELD, held_note(embargo_at))
             return FireOutcome.HELD
         trusted = settings.embargo.trusted_tag if send.embargo_notice else None
-        count = expand_audience(conn, send_id, send.list_names, send.provider, now, trusted)
+        try:
+            expression = send_expression(conn, send.where_expr, send.segment_name)
+        except NotFoundError as exc:
+            _set_status(conn, send_id, SendStatus.HELD, f"held: {exc}")
+            return FireOutcome.HELD
+        audience = audience_contact_ids(send.list_names, expression, now)
+        count = expand_audience(conn, send_id, audience, send.provider, now, trusted)
         conn.execute(
             update(SENDS)
             .where(SENDS.c.id == send_id)
@@ -110,16 +114,6 @@ def _set_status(conn: Connection, send_id: int, status: SendStatus, note: str) -
     conn.execute(update(SENDS).where(SENDS.c.id == send_id).values(status=status, note=note))
 
 
-def audience_contact_ids(list_names: list[str]) -> Select[tuple[int]]:
-    """A SELECT of the distinct active contact ids a send's audience names."""
-    return (
-        select(MEMBERS.c.contact_id)
-        .join(LISTS, LISTS.c.id == MEMBERS.c.list_id)
-        .where(LISTS.c.name.in_(list_names))
-        .distinct()
-    )
-
-
 def tagged_contact_ids(tag: str) -> Select[tuple[int]]:
     return select(TAGS.c.contact_id).where(TAGS.c.tag == tag)
 
@@ -127,7 +121,7 @@ def tagged_contact_ids(tag: str) -> Select[tuple[int]]:
 def expand_audience(
     conn: Connection,
     send_id: int,
-    list_names: list[str],
+    audience: Select[tuple[int]],
     provider: str,
     now: datetime,
     trusted_tag: str | None = None,
@@ -150,7 +144,7 @@ def expand_audience(
             literal(now, UTCDateTime()),
         )
         .select_from(c.outerjoin(s, s.c.email == c.c.email))
-        .where(and_(c.c.id.in_(audience_contact_ids(list_names)), c.c.status == "active"))
+        .where(and_(c.c.id.in_(audience), c.c.status == "active"))
         .order_by(c.c.id)
     )
     if trusted_tag is not None:

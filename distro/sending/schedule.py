@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, exists, func
+from sqlalchemy import Engine, Select, exists, func
 from sqlmodel import Session, col, select
 
 from distro.audience.lists import find_list
+from distro.audience.segments import parse
+from distro.audience.targeting import audience_contact_ids, send_expression
 from distro.config import Settings, secret_key
 from distro.errors import EmbargoError, ValidationError
 from distro.models import Contact, Release, ReleaseStatus, Send, SendStatus, Suppression
@@ -23,7 +25,7 @@ from distro.releases.lifecycle import move
 from distro.releases.service import get_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
-from distro.sending.expand import audience_contact_ids, tagged_contact_ids
+from distro.sending.expand import tagged_contact_ids
 from distro.tracking.links import LinkSigner
 
 SCHEDULABLE = (ReleaseStatus.APPROVED, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
@@ -40,11 +42,18 @@ class Audience:
     def validate(self) -> None:
         if not (self.lists or self.where or self.segment):
             raise ValidationError("name an audience: --list NAME, --where EXPR or --segment NAME")
-        if self.where or self.segment:
-            raise ValidationError(
-                "segment audiences (--where, --segment) are not available in this version; "
-                "use --list"
-            )
+        if self.where and self.segment:
+            raise ValidationError("give --where or --segment, not both (lists may go with either)")
+        if self.where:
+            parse(self.where)  # a SegmentError points at the column of the mistake
+
+    def describe(self) -> str:
+        parts = [f"list {name!r}" for name in self.lists]
+        if self.segment:
+            parts.append(f"segment {self.segment!r}")
+        if self.where:
+            parts.append(f"where {self.where}")
+        return " + ".join(parts)
 
 
 def schedule_send(
@@ -79,9 +88,11 @@ def schedule_send(
             )
         for name in audience.lists:
             find_list(session, name)
+        expression = send_expression(session.connection(), audience.where, audience.segment)
+        members = audience_contact_ids(audience.lists, expression, now)
         if advance_copy:
-            _check_advance_copy(session, settings, release, audience.lists, at, at_embargo)
-        sample = _first_mailable(session, audience.lists)
+            _check_advance_copy(session, settings, release, members, at, at_embargo)
+        sample = _first_mailable(session, members, audience)
         # Render once for a real recipient so template errors surface now, with their line.
         environment = make_environment(settings.templates.folder)
         Composer(
@@ -101,6 +112,8 @@ def schedule_send(
         send = Send(
             release_id=release_id,
             list_names=list(audience.lists),
+            where_expr=audience.where,
+            segment_name=audience.segment,
             provider=provider_name,
             template=template,
             scheduled_at=moment,
@@ -120,7 +133,7 @@ def _check_advance_copy(
     session: Session,
     settings: Settings,
     release: Release,
-    list_names: list[str],
+    members: Select[tuple[int]],
     at: datetime | None,
     at_embargo: bool,
 ) -> None:
@@ -134,7 +147,7 @@ def _check_advance_copy(
     untrusted = session.exec(
         select(func.count())
         .select_from(Contact)
-        .where(col(Contact.id).in_(audience_contact_ids(list_names)))
+        .where(col(Contact.id).in_(members))
         .where(col(Contact.id).not_in(tagged_contact_ids(tag)))
     ).one()
     if untrusted:
@@ -144,22 +157,20 @@ def _check_advance_copy(
         )
 
 
-def _first_mailable(session: Session, list_names: list[str]) -> Contact:
+def _first_mailable(session: Session, members: Select[tuple[int]], audience: Audience) -> Contact:
     suppressed = exists().where(col(Suppression.email) == col(Contact.email))
     query = (
         select(Contact)
-        .where(col(Contact.id).in_(audience_contact_ids(list_names)))
+        .where(col(Contact.id).in_(members))
         .where(Contact.status == "active", ~suppressed)
         .order_by(col(Contact.id))
         .limit(1)
     )
     contact = session.exec(query).first()
     if contact is None:
-        total = session.exec(
-            select(func.count()).select_from(audience_contact_ids(list_names).subquery())
-        ).one()
+        total = session.exec(select(func.count()).select_from(members.subquery())).one()
         reason = "is empty" if not total else f"has {total} contacts, all of them suppressed"
-        raise ValidationError(f"the audience ({', '.join(list_names)}) {reason}")
+        raise ValidationError(f"the audience ({audience.describe()}) {reason}")
     return contact
 
 

@@ -15,12 +15,21 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from distro.models import Event, EventType, Message, MessageStatus, Suppression, SuppressionReason
+from distro.models import (
+    Event,
+    EventType,
+    Message,
+    MessageStatus,
+    Suppression,
+    SuppressionLog,
+    SuppressionReason,
+)
 from distro.models.types import utcnow
 
 EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
+SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +119,34 @@ def _store_one(conn: Connection, provider: str, event: NormalisedEvent) -> int:
     reason = suppression_reason(event)
     address = (message.email if message else event.recipient).strip().lower()
     if reason is not None and address:
-        conn.execute(
+        source = f"{provider} {event.type} event"
+        note = str(event.detail.get("description", ""))[:1000]
+        suppressed = conn.scalar(
             _insert_ignoring_conflicts(conn, SUPPRESSIONS)
             .values(
                 email=address,
                 reason=reason,
-                source=f"{provider} {event.type} event",
-                note=str(event.detail.get("description", ""))[:1000],
+                source=source,
+                note=note,
                 event_id=event_id,
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["email"])
+            .returning(SUPPRESSIONS.c.id)
         )
+        if suppressed is not None:  # logged only when this event added it
+            conn.execute(
+                SUPPRESSION_LOG.insert().values(
+                    email=address,
+                    action="added",
+                    reason=reason,
+                    source=source,
+                    note=f"event {event_id} ({event.provider_event_id})"
+                    + (f": {note}" if note else ""),
+                    forced=False,
+                    at=utcnow(),
+                )
+            )
     return 1
 
 

@@ -1,0 +1,322 @@
+"""The suppression list: addresses distro never mails, and the log of who was let back in.
+
+Four reasons (``SuppressionReason``): ``unsubscribed`` and ``hard_bounce`` come and go freely;
+``complaint`` and ``do_not_contact`` are protected, and only a forced removal lifts them. Every
+addition and every removal, by hand, by import or from a tracking event, writes one
+``SuppressionLog`` row. Addresses are stored trimmed and lower-cased, the way contacts are, so the
+send-time join on email matches.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from distro.errors import NotFoundError, ValidationError
+from distro.models import Suppression, SuppressionLog, SuppressionReason
+from distro.models.types import utcnow
+
+SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
+
+# Removing these needs force: someone complained, or staff said never again.
+PROTECTED_REASONS = frozenset({SuppressionReason.COMPLAINT, SuppressionReason.DO_NOT_CONTACT})
+ADDED = "added"
+REMOVED = "removed"
+
+EMAIL_HEADERS = frozenset({"email", "emailaddress", "mail", "address"})
+REASON_HEADERS = frozenset({"reason", "suppressionreason"})
+NOTE_HEADERS = frozenset({"note", "notes", "comment", "comments"})
+
+
+def valid_reasons() -> str:
+    return ", ".join(r.value for r in SuppressionReason)
+
+
+def parse_reason(value: str | SuppressionReason) -> SuppressionReason:
+    """A reason from user input: case and ``-``/``_`` forgiven; anything else refused."""
+    key = str(value).strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return SuppressionReason(key)
+    except ValueError:
+        raise ValidationError(
+            f"unknown suppression reason {str(value)!r}: use one of {valid_reasons()}"
+        ) from None
+
+
+def normalise_email(email: str) -> str:
+    """Trimmed and lower-cased after a syntax check (no DNS lookup); ValidationError if bad."""
+    address = email.strip()
+    if not address:
+        raise ValidationError("no email address given")
+    try:
+        return validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationError(f"{address!r} is not a valid email address: {exc}") from None
+
+
+def find_suppression(session: Session, email: str) -> Suppression | None:
+    address = email.strip().lower()
+    return session.exec(select(Suppression).where(Suppression.email == address)).first()
+
+
+def add_suppression(
+    session: Session,
+    email: str,
+    reason: SuppressionReason | str,
+    *,
+    source: str,
+    note: str = "",
+) -> Suppression:
+    """Suppress an address and log it; an address already suppressed is returned unchanged.
+
+    Whether the row is new is ``suppression_added(...)``'s second value; the CLI reports an
+    existing suppression with its original reason and date.
+    """
+    suppression, _created = suppression_added(session, email, reason, source=source, note=note)
+    return suppression
+
+
+def suppression_added(
+    session: Session,
+    email: str,
+    reason: SuppressionReason | str,
+    *,
+    source: str,
+    note: str = "",
+) -> tuple[Suppression, bool]:
+    """``add_suppression`` that also says whether it added a row (False: one was there)."""
+    address = normalise_email(email)
+    chosen = parse_reason(reason)
+    created = _insert(session, address, chosen, source=source, note=note)
+    found = find_suppression(session, address)
+    assert found is not None  # inserted now, or there before: the insert conflicted on it
+    return found, created
+
+
+def _insert(
+    session: Session, address: str, reason: SuppressionReason, *, source: str, note: str
+) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING, so a webhook suppressing the same address at the
+    same moment cannot make this fail; log only a row actually inserted."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    now = utcnow()
+    inserted = session.execute(
+        dialect.insert(SUPPRESSIONS)
+        .values(email=address, reason=reason, source=source, note=note, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(SUPPRESSIONS.c.id)
+    ).scalar()
+    if inserted is None:
+        return False
+    session.add(
+        SuppressionLog(email=address, action=ADDED, reason=reason, source=source, note=note, at=now)
+    )
+    session.flush()
+    return True
+
+
+def remove_suppression(
+    session: Session,
+    email: str,
+    *,
+    force: bool = False,
+    note: str = "",
+    source: str = "",
+) -> Suppression:
+    """Let an address be mailed again, and log who did it and why.
+
+    ``complaint`` and ``do_not_contact`` need ``force=True``; the log row records ``forced``
+    when that protection was overridden.
+    """
+    address = email.strip().lower()
+    found = find_suppression(session, address)
+    if found is None:
+        raise NotFoundError(f"{address!r} is not on the suppression list")
+    protected = found.reason in PROTECTED_REASONS
+    if protected and not force:
+        raise ValidationError(
+            f"{address} is suppressed for {found.reason} (since {found.created_at:%Y-%m-%d}): "
+            "removing a complaint or do_not_contact suppression needs force (--force)"
+        )
+    session.add(
+        SuppressionLog(
+            email=address,
+            action=REMOVED,
+            reason=found.reason,
+            source=source,
+            note=note,
+            forced=protected,
+            at=utcnow(),
+        )
+    )
+    session.delete(found)
+    session.flush()
+    return found
+
+
+def list_suppressions(
+    session: Session, reason: SuppressionReason | str | None = None
+) -> list[Suppression]:
+    query = select(Suppression).order_by(col(Suppression.email))
+    if reason is not None:
+        query = query.where(Suppression.reason == parse_reason(reason))
+    return list(session.exec(query).all())
+
+
+def suppression_log(session: Session, email: str | None = None) -> list[SuppressionLog]:
+    """The history, oldest first; only one address's when ``email`` is given."""
+    query = select(SuppressionLog).order_by(col(SuppressionLog.at), col(SuppressionLog.id))
+    if email is not None:
+        query = query.where(SuppressionLog.email == email.strip().lower())
+    return list(session.exec(query).all())
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SuppressionImportReport:
+    added: int = 0
+    # Already suppressed (kept as they were, with their original reason).
+    existing: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "existing": self.existing,
+            "duplicates": self.duplicates,
+            "invalid": self.invalid,
+        }
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    email: str
+    reason: str
+    note: str
+
+
+def import_suppressions(
+    engine: Engine,
+    path: Path,
+    *,
+    reason: SuppressionReason | str = SuppressionReason.DO_NOT_CONTACT,
+    source: str = "",
+) -> SuppressionImportReport:
+    """Suppress every valid address of a file in one transaction; report the rest by line.
+
+    The file is a CSV whose header names an email column (optional ``reason`` and ``note``
+    columns override the default reason and add a note per row), or plain text with one
+    address per line. Blank lines and lines starting with ``#`` are skipped.
+    """
+    default_reason = parse_reason(reason)
+    source = source or f"import {path.name}"
+    report = SuppressionImportReport()
+    seen: dict[str, int] = {}
+    with Session(engine) as session:
+        for row in _read_rows(path):
+            if not row.email:
+                report.invalid.append({"line": row.line, "email": "", "reason": "no email address"})
+                continue
+            try:
+                address = validate_email(row.email, check_deliverability=False).normalized.lower()
+            except EmailNotValidError as exc:
+                report.invalid.append({"line": row.line, "email": row.email, "reason": str(exc)})
+                continue
+            try:
+                row_reason = parse_reason(row.reason) if row.reason else default_reason
+            except ValidationError as exc:
+                report.invalid.append({"line": row.line, "email": address, "reason": str(exc)})
+                continue
+            if address in seen:
+                report.duplicates.append({"email": address, "lines": [seen[address], row.line]})
+                continue
+            seen[address] = row.line
+            if _insert(session, address, row_reason, source=source, note=row.note):
+                report.added += 1
+            else:
+                kept = find_suppression(session, address)
+                report.existing.append(
+                    {
+                        "line": row.line,
+                        "email": address,
+                        "reason": kept.reason if kept else "",
+                    }
+                )
+        session.commit()
+    return report
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8 and retry"
+        ) from None
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _header_key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def _read_rows(path: Path) -> list[_Row]:
+    text = _read_text(path)
+    lines = text.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise ValidationError(f"{path}: the file is empty")
+    header = next(csv.reader([lines[first]]))
+    keys = [_header_key(h) for h in header]
+    if any(k in EMAIL_HEADERS for k in keys):
+        return _csv_rows(text, keys)
+    if "@" not in lines[first] and len(header) > 1:
+        raise ValidationError(f"{path}: no email column among the headers {header}")
+    return [
+        _Row(line=number, email=line.strip(), reason="", note="")
+        for number, line in enumerate(lines, start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def _csv_rows(text: str, keys: list[str]) -> list[_Row]:
+    def column(names: frozenset[str]) -> int | None:
+        return next((i for i, k in enumerate(keys) if k in names), None)
+
+    email_at, reason_at, note_at = (
+        column(EMAIL_HEADERS),
+        column(REASON_HEADERS),
+        column(NOTE_HEADERS),
+    )
+    assert email_at is not None
+
+    def cell(cells: list[str], at: int | None) -> str:
+        return cells[at].strip() if at is not None and at < len(cells) else ""
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[_Row] = []
+    header_seen = False
+    line = reader.line_num + 1
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            if header_seen:
+                rows.append(
+                    _Row(line, cell(cells, email_at), cell(cells, reason_at), cell(cells, note_at))
+                )
+            header_seen = True
+        line = reader.line_num + 1
+    return rows
