@@ -17,6 +17,7 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
     [
         ("bench_render.py", ["--messages", "300", "--runs", "1"], r"[\d,]+ messages/s rendered"),
         ("bench_send.py", ["--recipients", "200", "--runs", "1"], r"median of 1: .* messages/s"),
+        ("bench_segments.py", ["--contacts", "2000", "--runs", "1"], r"ms\s+[\d,]+\s+beats has"),
     ],
 )
 def test_benchmark_runs_and_prints_its_figures(
