@@ -17,6 +17,11 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
     [
         ("bench_render.py", ["--messages", "300", "--runs", "1"], r"[\d,]+ messages/s rendered"),
         ("bench_send.py", ["--recipients", "200", "--runs", "1"], r"median of 1: .* messages/s"),
+        (
+            "bench_import.py",
+            ["--rows", "500", "--runs", "1", "--no-postgres"],
+            r"median of 1: .* rows/s",
+        ),
         ("bench_segments.py", ["--contacts", "2000", "--runs", "1"], r"ms\s+[\d,]+\s+beats has"),
     ],
 )

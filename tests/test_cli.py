@@ -310,7 +310,9 @@ def send_count(engine: Engine) -> int:
 REFUSALS = [
     pytest.param(("--list", "no-such-list"), "no-such-list", id="unknown-list"),
     pytest.param(("--list", "empty"), "empty", id="empty-audience"),
-    pytest.param(("--where", "beat = 'tech'"), "column 1: unknown field 'beat'", id="where-mistake"),
+    pytest.param(
+        ("--where", "beat = 'tech'"), "column 1: unknown field 'beat'", id="where-mistake"
+    ),
     pytest.param(("--list", "press", "--at", "2000-01-01T09:00:00Z"), "past", id="time-in-past"),
     pytest.param(("--list", "press", "--provider", "pigeon"), "pigeon", id="unknown-provider"),
 ]

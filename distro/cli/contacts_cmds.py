@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
-from sqlmodel import Session
 
+from distro.audience.contacts import (
+    ContactEdit,
+    contact_details,
+    delete_contact,
+    edit_contact,
+    export_contacts,
+    list_contacts,
+)
 from distro.audience.importer import import_contacts
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
-from distro.models import Contact
+from distro.models.types import utcnow
 
 contacts = typer.Typer(help="Import, find, edit and export journalists.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+WhereOption = Annotated[
+    str | None,
+    typer.Option("--where", help="Only contacts this segment expression matches."),
+]
 
 
 @contacts.command("import")
@@ -48,7 +58,8 @@ def import_command(
     console.print(
         f"{prefix} {report.imported}, updated {report.updated}, unchanged {report.unchanged}, "
         f"skipped {report.skipped_existing}; {len(report.duplicates)} duplicates, "
-        f"{len(report.invalid)} invalid rows."
+        f"{len(report.invalid)} invalid rows.",
+        markup=False,
     )
     for row in report.invalid:
         console.print(f"  line {row['line']}: {row['email']!r}: {row['reason']}", markup=False)
@@ -61,29 +72,171 @@ def import_command(
 
 
 @contacts.command("list")
-def list_contacts(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List contacts."""
-    with Session(state(ctx).engine) as session:
-        found = session.execute(select(Contact).order_by(Contact.email)).scalars().all()
+def list_command(
+    ctx: typer.Context,
+    where: WhereOption = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most this many.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List contacts, all or those a segment expression matches."""
+    found = list_contacts(state(ctx).engine, where=where, now=utcnow(), limit=limit)
     if as_json:
-        print_json(
-            [
-                {
-                    "email": c.email,
-                    "first_name": c.first_name,
-                    "last_name": c.last_name,
-                    "outlet": c.outlet,
-                    "title": c.title,
-                    "region": c.region,
-                    "language": c.language,
-                    "timezone": c.timezone,
-                }
-                for c in found
-            ]
-        )
+        print_json(found)
         return
     print_table(
         f"Contacts ({len(found)})",
-        ("email", "name", "outlet", "region"),
-        [(c.email, f"{c.first_name} {c.last_name}".strip(), c.outlet, c.region) for c in found],
+        ("email", "name", "outlet", "region", "beats"),
+        [
+            (
+                c["email"],
+                f"{c['first_name']} {c['last_name']}".strip(),
+                c["outlet"],
+                c["region"],
+                "; ".join(c["beats"]),
+            )
+            for c in found
+        ],
     )
+
+
+@contacts.command("show")
+def show_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact's address.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Everything about one contact: fields, beats, tags, custom fields, lists, suppression."""
+    _print_contact(contact_details(state(ctx).engine, email), as_json)
+
+
+def _print_contact(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(data)
+        return
+    suppression = data["suppression"]
+    rows: list[tuple[str, Any]] = [
+        ("email", data["email"]),
+        *[(name, data[name]) for name in ("first_name", "last_name", "outlet", "title")],
+        *[(name, data[name]) for name in ("region", "country", "language", "timezone")],
+        ("notes", data["notes"]),
+        ("beats", "; ".join(data["beats"])),
+        ("tags", "; ".join(data["tags"])),
+        *[(f"custom.{key}", value) for key, value in sorted(data["custom"].items())],
+        ("lists", ", ".join(data["lists"])),
+        ("status", data["status"]),
+        (
+            "suppressed",
+            "no"
+            if suppression is None
+            else f"{suppression['reason']} ({suppression['source']}, {suppression['since'][:10]})",
+        ),
+        ("created", data["created_at"][:16]),
+        ("updated", data["updated_at"][:16]),
+    ]
+    # print_table shows cell text as text: markup in a name is never interpreted.
+    print_table(data["email"], ("field", "value"), rows)
+
+
+@contacts.command("edit")
+def edit_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact's address.")],
+    first_name: Annotated[str | None, typer.Option("--first-name", help="First name.")] = None,
+    last_name: Annotated[str | None, typer.Option("--last-name", help="Last name.")] = None,
+    outlet: Annotated[str | None, typer.Option("--outlet", help="Outlet (publication).")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Job title.")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region or state.")] = None,
+    country: Annotated[str | None, typer.Option("--country", help="Country.")] = None,
+    language: Annotated[
+        str | None, typer.Option("--language", help="Language code, e.g. en, es, pt-BR.")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option("--timezone", help="IANA time zone, e.g. America/Chicago.")
+    ] = None,
+    notes: Annotated[str | None, typer.Option("--notes", help="Free-text notes.")] = None,
+    add_beat: Annotated[
+        list[str] | None, typer.Option("--add-beat", help="Add a beat (repeatable).")
+    ] = None,
+    remove_beat: Annotated[
+        list[str] | None, typer.Option("--remove-beat", help="Remove a beat (repeatable).")
+    ] = None,
+    add_tag: Annotated[
+        list[str] | None, typer.Option("--add-tag", help="Add a tag (repeatable).")
+    ] = None,
+    remove_tag: Annotated[
+        list[str] | None, typer.Option("--remove-tag", help="Remove a tag (repeatable).")
+    ] = None,
+    set_custom: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Set a custom field (repeatable).", metavar="custom.KEY=VALUE"),
+    ] = None,
+    unset_custom: Annotated[
+        list[str] | None,
+        typer.Option("--unset", help="Remove a custom field (repeatable).", metavar="custom.KEY"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a contact's fields, beats, tags and custom fields (an empty value clears)."""
+    edit = ContactEdit(
+        values={
+            "first_name": first_name,
+            "last_name": last_name,
+            "outlet": outlet,
+            "title": title,
+            "region": region,
+            "country": country,
+            "language": language,
+            "timezone": timezone,
+            "notes": notes,
+        },
+        add_beats=add_beat or [],
+        remove_beats=remove_beat or [],
+        add_tags=add_tag or [],
+        remove_tags=remove_tag or [],
+        set_custom=set_custom or [],
+        unset_custom=unset_custom or [],
+    )
+    _print_contact(edit_contact(state(ctx).engine, email, edit), as_json)
+
+
+@contacts.command("export")
+def export_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The CSV file to write.")],
+    where: WhereOption = None,
+) -> None:
+    """Write contacts to CSV: every field, beats and tags joined with ';', custom fields as
+    columns; cells a spreadsheet would run as a formula are prefixed with '."""
+    count = export_contacts(state(ctx).engine, file, where=where, now=utcnow())
+    console.print(f"Exported {count} contacts to {file}", markup=False)
+
+
+@contacts.command("delete")
+def delete_command(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The contact's address.")],
+    suppress: Annotated[
+        bool,
+        typer.Option("--suppress", help="Keep the address suppressed (do_not_contact)."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a contact and its list memberships; --suppress keeps it from ever being mailed."""
+    if not yes:
+        typer.confirm(f"Delete {email.strip()} and its list memberships?", abort=True)
+    result = delete_contact(state(ctx).engine, email, suppress=suppress)
+    if as_json:
+        print_json(result)
+        return
+    message = f"Deleted {result['email']}"
+    if result["lists"]:
+        message += f" (was on {', '.join(result['lists'])})"
+    if "suppression" in result:
+        found = result["suppression"]
+        message += (
+            "; suppressed as do_not_contact"
+            if found["added"]
+            else f"; already suppressed ({found['reason']})"
+        )
+    console.print(message + ".", markup=False)
