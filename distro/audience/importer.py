@@ -50,6 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from distro.errors import ValidationError
 from distro.models import Contact, ContactBeat, ContactList, ContactTag, ListMember
+from distro.models.audience import CONTACT_TEXT_FIELDS
 from distro.models.types import UTCDateTime, utcnow
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
@@ -58,17 +59,7 @@ TAGS: Table = ContactTag.__table__  # type: ignore[attr-defined]
 LISTS: Table = ContactList.__table__  # type: ignore[attr-defined]
 MEMBERS: Table = ListMember.__table__  # type: ignore[attr-defined]
 
-SCALAR_FIELDS = (
-    "first_name",
-    "last_name",
-    "outlet",
-    "title",
-    "region",
-    "country",
-    "language",
-    "timezone",
-    "notes",
-)
+SCALAR_FIELDS = CONTACT_TEXT_FIELDS
 MULTI_FIELDS = ("beats", "tags")
 # Column length limits (None: unlimited), so PostgreSQL never refuses a whole import.
 FIELD_LIMITS: dict[str, int | None] = {

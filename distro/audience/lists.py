@@ -122,10 +122,10 @@ def _member_ids(session: Session, contact_list: ContactList, ids: Collection[int
     return members
 
 
-def add_emails(
-    session: Session, contact_list: ContactList, emails: Iterable[str]
-) -> MembershipChange:
-    """Add existing contacts by address; addresses with no contact are reported, not created."""
+def _sort_addresses(
+    session: Session, contact_list: ContactList, emails: Iterable[str], *, adding: bool
+) -> tuple[MembershipChange, dict[str, int]]:
+    """Which addresses an add (or removal) changes, leaves as they are, or does not know."""
     wanted = _normalised(emails)
     ids = _contact_ids(session, wanted)
     members = _member_ids(session, contact_list, ids.values())
@@ -134,10 +134,18 @@ def add_emails(
         cid = ids.get(email)
         if cid is None:
             change.unknown.append(email)
-        elif cid in members:
-            change.unchanged.append(email)
-        else:
+        elif (cid in members) != adding:
             change.changed.append(email)
+        else:
+            change.unchanged.append(email)
+    return change, ids
+
+
+def add_emails(
+    session: Session, contact_list: ContactList, emails: Iterable[str]
+) -> MembershipChange:
+    """Add existing contacts by address; addresses with no contact are reported, not created."""
+    change, ids = _sort_addresses(session, contact_list, emails, adding=True)
     add_members(session, contact_list, [ids[e] for e in change.changed])
     return change
 
@@ -146,18 +154,7 @@ def remove_emails(
     session: Session, contact_list: ContactList, emails: Iterable[str]
 ) -> MembershipChange:
     """Take contacts off the list (the contacts themselves stay)."""
-    wanted = _normalised(emails)
-    ids = _contact_ids(session, wanted)
-    members = _member_ids(session, contact_list, ids.values())
-    change = MembershipChange(contact_list.name)
-    for email in wanted:
-        cid = ids.get(email)
-        if cid is None:
-            change.unknown.append(email)
-        elif cid in members:
-            change.changed.append(email)
-        else:
-            change.unchanged.append(email)
+    change, ids = _sort_addresses(session, contact_list, emails, adding=False)
     gone = [ids[e] for e in change.changed]
     for start in range(0, len(gone), 500):
         session.execute(

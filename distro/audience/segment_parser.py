@@ -29,20 +29,9 @@ from datetime import timedelta
 from typing import Literal, TypeAlias
 
 from distro.errors import ValidationError
+from distro.models.audience import CONTACT_TEXT_FIELDS
 
-COLUMNS = (
-    "email",
-    "first_name",
-    "last_name",
-    "outlet",
-    "title",
-    "region",
-    "country",
-    "language",
-    "timezone",
-    "notes",
-    "status",
-)
+COLUMNS = ("email", *CONTACT_TEXT_FIELDS, "status")
 MULTI_VALUED = ("beats", "tags")
 ENGAGEMENTS = ("opened", "clicked", "bounced")
 FUNCTIONS = ("in_list", *ENGAGEMENTS, "received")

@@ -12,6 +12,19 @@ from sqlmodel import Field, SQLModel
 
 from distro.models.types import UTCDateTime, utcnow
 
+# The contact's free-text columns, in the order people read them (import, segments, export).
+CONTACT_TEXT_FIELDS = (
+    "first_name",
+    "last_name",
+    "outlet",
+    "title",
+    "region",
+    "country",
+    "language",
+    "timezone",
+    "notes",
+)
+
 
 class Contact(SQLModel, table=True):
     __tablename__ = "contacts"
