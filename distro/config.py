@@ -71,6 +71,9 @@ class SendingSettings(_Section):
     concurrency: int = Field(default=4, ge=1, le=64)
     lease_seconds: int = Field(default=120, ge=5, le=3600)
     max_attempts: int = Field(default=8, ge=1, le=100)
+    # How long a provider with a message search gets to index a message whose send answer was
+    # lost before distro asks it (then resends only what it does not have).
+    reconcile_seconds: float = Field(default=60, ge=0, le=86_400)
 
     @field_validator("from_email", "reply_to")
     @classmethod
@@ -109,6 +112,10 @@ class EmbargoSettings(_Section):
 
 class _ProviderBase(_Section):
     base_url: str
+    # Messages per second handed to this provider by one process; 0 = no limit.
+    rate_per_second: float = Field(default=0, ge=0)
+    # Requests to this provider in flight at once, per process.
+    max_in_flight: int = Field(default=4, ge=1, le=256)
 
     @field_validator("base_url")
     @classmethod

@@ -2,12 +2,18 @@
 
 SQLite is opened in WAL mode with every transaction started as ``BEGIN IMMEDIATE``: SQLite allows
 one writer, and taking the write lock up front turns lock upgrades that would deadlock into a
-plain wait (bounded by ``busy_timeout``). PostgreSQL gets pre-pinged pooled connections.
+plain wait (bounded by ``busy_timeout``). Two helpers keep that lock off the send path's hot
+spots: ``reading`` opens a deferred transaction that takes no write lock (WAL readers never
+wait), and ``writing`` queues the threads of one process on a Python lock before they ask
+SQLite, whose own busy wait sleeps in steps of milliseconds. PostgreSQL gets pre-pinged pooled
+connections and needs neither.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,8 +24,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import Pool
 from sqlmodel import Session
 
 from distro.errors import DatabaseError
@@ -67,8 +74,36 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
     cursor.close()
 
 
+# Execution option marking a connection whose transactions only read.
+READ_ONLY = "distro_read_only"
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Pool, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    deferred = connection.get_execution_options().get(READ_ONLY)
+    connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only; on SQLite its transaction takes no write lock."""
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY: True})
+        yield conn
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()``, but on SQLite this process's writers wait their turn in Python first."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(engine.pool, threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn
 
 
 @contextmanager

@@ -15,7 +15,7 @@ a full render per recipient: slower, never wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -208,7 +208,12 @@ class _SlotMapping(Mapping[str, Any]):
 def _lookup(values: Mapping[str, Any], path: tuple[str, ...]) -> str:
     node: Any = values
     for key in path:
-        node = node.get(key, "") if isinstance(node, Mapping) else ""
+        # dict is checked before the Mapping ABC, whose check is slow: this runs per slot
+        # of every recipient.
+        if isinstance(node, dict | Mapping):
+            node = node.get(key, "")
+        else:
+            return ""
     return "" if node is None else str(node)
 
 
@@ -216,6 +221,9 @@ RAW, IN_TEXT, IN_ATTRIBUTE = 0, 1, 2  # how a slot's value is written out
 
 
 # ------------------------------------------------------------------ prepared templates
+
+
+Slot = tuple[tuple[str, ...], int]  # (path into the recipient's values, how it is written)
 
 
 class _Compiled:
@@ -234,20 +242,18 @@ class _Compiled:
             modes = [IN_ATTRIBUTE if a else IN_TEXT for a in _attribute_slots(self.literals)]
         else:
             modes = [RAW] * len(slot_paths)
-        self.slots = list(zip(slot_paths, modes, strict=True))
+        self.slots: list[Slot] = list(zip(slot_paths, modes, strict=True))
+        self.keys: list[int] = []  # each slot's index in the prepared release's value list
+        # Literals with a gap after each but the last; a recipient's values fill the gaps.
+        self._skeleton: list[str] = []
+        for literal in self.literals:
+            self._skeleton += [literal, ""]
+        self._skeleton.pop()
 
-    def fill(self, values: Mapping[str, Any], resolved: dict[tuple[Any, int], str]) -> str:
-        """The output for one recipient; ``resolved`` caches values across a recipient's parts."""
-        parts = [self.literals[0]]
-        for slot, literal in zip(self.slots, self.literals[1:], strict=True):
-            value = resolved.get(slot)
-            if value is None:
-                value = _lookup(values, slot[0])
-                if slot[1] != RAW:
-                    value = _as_serialised(value, slot[1] == IN_ATTRIBUTE)
-                resolved[slot] = value
-            parts.append(value)
-            parts.append(literal)
+    def join(self, values: Sequence[str]) -> str:
+        """The output for one recipient, given the value of every slot of the release."""
+        parts = self._skeleton.copy()
+        parts[1::2] = [values[key] for key in self.keys]
         return "".join(parts)
 
 
@@ -320,6 +326,7 @@ class PreparedRelease:
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
         self.compiled = self._probe(sample)
         self.problems: list[str] = [] if self.compiled else self._last_problems
+        self._slots = self._index_slots(self.compiled) if self.compiled else []
 
     @property
     def fast(self) -> bool:
@@ -345,12 +352,29 @@ class PreparedRelease:
             for part, output in outputs.items()
         }
 
+    def _index_slots(self, compiled: dict[str, _Compiled]) -> list[Slot]:
+        """Number the distinct slots of all parts, so each value is computed once."""
+        slots: dict[Slot, int] = {}
+        for part in compiled.values():
+            part.keys = [slots.setdefault(slot, len(slots)) for slot in part.slots]
+        return list(slots)
+
+    def _slot_values(self, recipient: Mapping[str, Any]) -> list[str]:
+        raw: dict[tuple[str, ...], str] = {}
+        values: list[str] = []
+        for path, mode in self._slots:
+            value = raw.get(path)
+            if value is None:
+                value = raw[path] = _lookup(recipient, path)
+            values.append(value if mode == RAW else _as_serialised(value, mode == IN_ATTRIBUTE))
+        return values
+
     def personalise(self, recipient: Mapping[str, Any]) -> RenderedEmail:
         if self.compiled is not None:
-            resolved: dict[tuple[Any, int], str] = {}
-            subject = self.compiled["subject"].fill(recipient, resolved)
-            html = self.compiled["html"].fill(recipient, resolved)
-            text = self.compiled["text"].fill(recipient, resolved)
+            values = self._slot_values(recipient)
+            subject = self.compiled["subject"].join(values)
+            html = self.compiled["html"].join(values)
+            text = self.compiled["text"].join(values)
         else:
             context = {**self.common, **recipient}
             subject = _render(self.templates["subject"], context)

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, case, distinct, func, select
 from sqlmodel import Session, col
+
+from distro.db import reading
 from sqlmodel import select as select_models
 
 from distro.errors import NotFoundError
@@ -63,7 +65,7 @@ def _count_where(condition: Any) -> Any:
 
 def build_report(engine: Engine, send_id: int) -> SendReport:
     m, e = MESSAGES, EVENTS
-    with Session(engine) as session:
+    with reading(engine) as read, Session(bind=read) as session:
         row = session.exec(
             select_models(Send, col(Release.title))
             .join(Release, col(Release.id) == col(Send.release_id))

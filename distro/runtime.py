@@ -44,6 +44,7 @@ class Worker:
         self.clock = clock
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.providers = ProviderPool(settings, provider_factory)
+        self._stop = threading.Event()
         self.sender = Sender(
             settings,
             engine,
@@ -51,14 +52,16 @@ class Worker:
             LinkSigner(secret_key(settings)),
             self.providers,
             clock,
+            self._stop,
         )
         self.scheduler = SendScheduler(
             engine,
             self.fire,
             poll_seconds=settings.scheduler.poll_seconds,
             housekeeping=self.housekeeping,
+            # Often enough that a dead worker's lease is dealt with soon after it expires.
+            housekeeping_seconds=min(10.0, max(1.0, settings.sending.lease_seconds / 4)),
         )
-        self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._busy = 0
@@ -76,12 +79,13 @@ class Worker:
             self._wake.set()
 
     def housekeeping(self) -> None:
-        """Reconcile hand-overs whose worker vanished (see distro.sending.queue)."""
-        touched = queue.expire_handovers(
-            self.engine, self.clock(), self.providers.idempotent_names()
-        )
+        """Recover hand-overs whose worker vanished and ask lookup providers about lost
+        answers (see distro.sending.queue)."""
+        touched = queue.expire_handovers(self.engine, self.clock(), self.providers.recovery())
         if touched:
-            log.warning("%d messages had an expired hand-over and were reconciled", touched)
+            log.warning("%d messages had an expired hand-over", touched)
+        if self.sender.reconcile():
+            self._wake.set()
 
     def start(self) -> Worker:
         self.scheduler.start()

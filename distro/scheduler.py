@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
 
+from distro.db import reading
 from distro.models import Send, SendStatus
 
 log = logging.getLogger(__name__)
 
 SYNC_JOB = "distro-sync"
+HOUSEKEEPING_JOB = "distro-housekeeping"
 JOB_PREFIX = "send-"
 
 
@@ -30,11 +32,13 @@ class SendScheduler:
         *,
         poll_seconds: float,
         housekeeping: Callable[[], None] | None = None,
+        housekeeping_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.fire = fire
         self.poll_seconds = poll_seconds
         self.housekeeping = housekeeping
+        self.housekeeping_seconds = housekeeping_seconds
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             # Lateness is judged by distro (scheduler.max_lateness), not by APScheduler.
@@ -44,22 +48,25 @@ class SendScheduler:
     def start(self) -> None:
         self.sync()
         self.scheduler.add_job(
-            self._tick, "interval", seconds=self.poll_seconds, id=SYNC_JOB, max_instances=1
+            self.sync, "interval", seconds=self.poll_seconds, id=SYNC_JOB, max_instances=1
         )
+        if self.housekeeping is not None:
+            self.scheduler.add_job(
+                self.housekeeping,
+                "interval",
+                seconds=self.housekeeping_seconds,
+                id=HOUSEKEEPING_JOB,
+                max_instances=1,
+            )
         self.scheduler.start()
 
     def shutdown(self) -> None:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 
-    def _tick(self) -> None:
-        self.sync()
-        if self.housekeeping is not None:
-            self.housekeeping()
-
     def sync(self) -> None:
         """Make the jobs match the scheduled sends: add new, move changed, drop the rest."""
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             wanted: dict[str, datetime] = {
                 f"{JOB_PREFIX}{send_id}": when
                 for send_id, when in conn.execute(

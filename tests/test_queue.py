@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, update
@@ -151,7 +151,7 @@ def test_vanished_handover_becomes_uncertain_unless_idempotent(engine: Engine) -
     claim = queue.claim_batch(engine, "w", 10, LEASE, now)
     assert claim is not None
     queue.begin_handover(engine, "w", claim.message_ids, LEASE, now)
-    assert queue.expire_handovers(engine, now, []) == 0  # lease still running
+    assert queue.expire_handovers(engine, now, {}) == 0  # lease still running
     with engine.begin() as conn:  # one of the two went through a provider with idempotency
         conn.execute(
             update(queue.MESSAGES)
@@ -159,7 +159,7 @@ def test_vanished_handover_becomes_uncertain_unless_idempotent(engine: Engine) -
             .values(provider="resend")
         )
     later = now + LEASE + timedelta(seconds=1)
-    assert queue.expire_handovers(engine, later, ["resend"]) == 2
+    assert queue.expire_handovers(engine, later, {"resend": queue.Recovery.IDEMPOTENCY_KEY}) == 2
     statuses = {m.id: m.status for m in messages_of(engine, send_id)}
     assert statuses[claim.message_ids[0]] == MessageStatus.QUEUED
     assert statuses[claim.message_ids[1]] == MessageStatus.UNCERTAIN
@@ -277,3 +277,123 @@ def test_concurrent_claimers_take_every_message_exactly_once(
     everything = [i for ids in claimed.values() for i in ids]
     assert len(everything) == len(set(everything)) == 300
     assert {m.id for m in messages_of(any_engine, send_id)} == set(everything)
+
+
+def _hand_over(engine: Engine, owner: str, now: datetime, key: str | None = None) -> queue.Claim:
+    claim = queue.claim_batch(engine, owner, 100, LEASE, now)
+    assert claim is not None
+    assert queue.begin_handover(engine, owner, claim.message_ids, LEASE, now, batch_key=key)
+    return claim
+
+
+def test_lost_answer_with_a_key_goes_again_as_the_same_batch(any_engine: Engine) -> None:
+    engine = any_engine
+    send_id = started_send(engine, 5)
+    now = utcnow()
+    claim = queue.claim_batch(engine, "w", 3, LEASE, now)
+    assert claim is not None
+    queue.begin_handover(engine, "w", claim.message_ids, LEASE, now, batch_key="key-1")
+    lost = [SendResult(i, False, error="reset", unknown=True) for i in claim.message_ids]
+    queue.record_results(
+        engine, "w", lost, now, max_attempts=3, recovery=queue.Recovery.IDEMPOTENCY_KEY
+    )
+    later = now + timedelta(minutes=11)  # past any backoff
+    again = queue.claim_batch(engine, "w2", 100, LEASE, later)
+    assert again is not None
+    # Exactly the lost batch, under its key, before the two never-sent rows.
+    assert again.batch_key == "key-1"
+    assert again.message_ids == claim.message_ids
+    rest = queue.claim_batch(engine, "w3", 100, LEASE, later)
+    assert rest is not None
+    assert rest.batch_key is None
+    assert len(rest.message_ids) == 2
+    assert not set(rest.message_ids) & set(claim.message_ids)
+    assert {m.status for m in messages_of(engine, send_id)} == {MessageStatus.QUEUED}
+
+
+def test_lost_answer_without_key_or_lookup_is_held_uncertain(engine: Engine) -> None:
+    send_id = started_send(engine, 2)
+    now = utcnow()
+    claim = _hand_over(engine, "w", now)
+    lost = [SendResult(i, False, error="reset", unknown=True) for i in claim.message_ids]
+    queue.record_results(engine, "w", lost, now, max_attempts=3)
+    messages = messages_of(engine, send_id)
+    assert {m.status for m in messages} == {MessageStatus.UNCERTAIN}
+    assert all(m.next_attempt_at is None for m in messages)
+    assert all("outcome unknown: reset" in (m.last_error or "") for m in messages)
+    # Held for staff: the send is not waiting on anything automatic, so it finishes.
+    assert not queue.has_pending_work(engine, now + timedelta(hours=1))
+    assert queue.finish_done_sends(engine, now) == [send_id]
+
+
+def test_lookup_settles_lost_answers_found_sent_missing_queued(any_engine: Engine) -> None:
+    engine = any_engine
+    send_id = started_send(engine, 3)
+    now = utcnow()
+    claim = _hand_over(engine, "w", now)
+    lost = [SendResult(i, False, error="timeout", unknown=True) for i in claim.message_ids]
+    wait = timedelta(seconds=30)
+    queue.record_results(
+        engine,
+        "w",
+        lost,
+        now,
+        max_attempts=3,
+        recovery=queue.Recovery.LOOKUP,
+        reconcile_after=wait,
+    )
+    # Waiting for the lookup keeps the send open and nothing is due before the wait is over.
+    assert queue.finish_done_sends(engine, now) == []
+    assert queue.due_for_reconciling(engine, "sandbox", now, 10) == []
+    due = queue.due_for_reconciling(engine, "sandbox", now + wait, 10)
+    assert due == list(claim.message_ids)
+    found = {due[0]: "pm-1", due[1]: None, due[2]: None}
+    assert queue.record_reconciled(engine, found, now + wait) == (1, 2)
+    statuses = {m.id: (m.status, m.provider_message_id) for m in messages_of(engine, send_id)}
+    assert statuses[due[0]] == (MessageStatus.SENT, "pm-1")
+    assert statuses[due[1]][0] == statuses[due[2]][0] == MessageStatus.QUEUED
+    requeued = queue.claim_batch(engine, "w2", 10, LEASE, now + wait)
+    assert requeued is not None
+    assert requeued.message_ids == tuple(due[1:])
+
+
+def test_expired_handovers_follow_what_each_provider_offers(engine: Engine) -> None:
+    send_id = started_send(engine, 3)
+    now = utcnow()
+    claim = _hand_over(engine, "dead", now, key="k-9")
+    keyed, looked_up, plain = claim.message_ids
+    with engine.begin() as conn:
+        for message_id, provider in ((keyed, "resend"), (looked_up, "postmark")):
+            conn.execute(
+                update(queue.MESSAGES)
+                .where(queue.MESSAGES.c.id == message_id)
+                .values(provider=provider)
+            )
+    recovery = {
+        "resend": queue.Recovery.IDEMPOTENCY_KEY,
+        "postmark": queue.Recovery.LOOKUP,
+        "sandbox": queue.Recovery.NONE,
+    }
+    later = now + LEASE + timedelta(seconds=1)
+    assert queue.expire_handovers(engine, later, recovery) == 3
+    rows = {m.id: m for m in messages_of(engine, send_id)}
+    assert rows[keyed].status == MessageStatus.QUEUED
+    assert rows[keyed].handover_key == "k-9"
+    assert rows[looked_up].status == MessageStatus.UNCERTAIN
+    assert rows[looked_up].next_attempt_at == later
+    assert rows[plain].status == MessageStatus.UNCERTAIN
+    assert rows[plain].next_attempt_at is None
+    assert queue.due_for_reconciling(engine, "postmark", later, 10) == [looked_up]
+
+
+def test_paused_send_hands_nothing_over(engine: Engine) -> None:
+    send_id = started_send(engine, 2)
+    now = utcnow()
+    claim = queue.claim_batch(engine, "w", 10, LEASE, now)
+    assert claim is not None
+    with engine.begin() as conn:
+        conn.execute(
+            update(queue.SENDS).where(queue.SENDS.c.id == send_id).values(status=SendStatus.PAUSED)
+        )
+    assert queue.begin_handover(engine, "w", claim.message_ids, LEASE, now, send_id=send_id) == []
+    assert {m.status for m in messages_of(engine, send_id)} == {MessageStatus.QUEUED}

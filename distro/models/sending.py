@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from distro.models.types import UTCDateTime, utcnow
@@ -68,6 +68,14 @@ class Message(SQLModel, table=True):
         UniqueConstraint("send_id", "contact_id", name="uq_messages_send_contact"),
         Index("ix_messages_claim", "send_id", "status", "id"),
         Index("ix_messages_provider_message_id", "provider_message_id"),
+        # Rows waiting to go again under their batch's key are few: a partial index finds them
+        # without scanning a send's queued rows.
+        Index(
+            "ix_messages_handover_key",
+            "handover_key",
+            sqlite_where=text("handover_key IS NOT NULL"),
+            postgresql_where=text("handover_key IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,7 +89,12 @@ class Message(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     lease_owner: str | None = Field(default=None, max_length=200)
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # For queued rows: not before. For uncertain rows: when to ask the provider (reconcile);
+    # None on an uncertain row means staff decide.
     next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The idempotency key of the batch this row was last handed over in, kept while its fate is
+    # unknown so that exactly that batch is sent again under the same key.
+    handover_key: str | None = Field(default=None, max_length=100)
     queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,21 +1,47 @@
-"""Provider adapters, built by type from the ``[providers.NAME]`` config tables."""
+"""Provider adapters, built by type from the ``[providers.NAME]`` config tables.
+
+Each adapter module exposes ``build_adapter(settings, name, config, transport)``; modules are
+imported only when a provider of their type is first used, so an SMTP-only set-up never loads
+the AWS signing code.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
+from typing import Protocol
 
 import httpx
 
-from distro.config import PostmarkProvider as PostmarkSettings
+from distro.config import ProviderSettings, Settings
 from distro.config import SandboxProvider as SandboxSettings
-from distro.config import Settings
 from distro.config import secret_key as configured_secret_key
-from distro.errors import ConfigError
-from distro.providers.base import OutboundEmail, Provider, SendResult, make_client
-from distro.providers.postmark import PostmarkProvider
+from distro.providers.base import OutboundEmail, Provider, SendResult
 
 SANDBOX_MOUNT = "/sandbox"
+
+#: Provider type -> module whose ``build_adapter`` makes its adapter.
+ADAPTER_MODULES: dict[str, str] = {
+    "postmark": "distro.providers.postmark",
+    "sandbox": "distro.providers.postmark",  # the built-in sandbox speaks Postmark's API
+    "sendgrid": "distro.providers.sendgrid",
+    "mailgun": "distro.providers.mailgun",
+    "ses": "distro.providers.ses",
+    "resend": "distro.providers.resend",
+    "smtp": "distro.providers.smtp",
+}
+ADAPTER_TYPES = frozenset(ADAPTER_MODULES)
+
+
+class AdapterBuilder(Protocol):
+    def __call__(
+        self,
+        settings: Settings,
+        name: str,
+        config: ProviderSettings,
+        transport: httpx.BaseTransport | None,
+    ) -> Provider: ...
 
 
 def sandbox_base_url(settings: Settings, provider: SandboxSettings) -> str:
@@ -32,47 +58,25 @@ def sandbox_webhook_password(settings: Settings, provider: SandboxSettings) -> s
     return hmac.new(key, b"distro sandbox webhook", hashlib.sha256).hexdigest()[:32]
 
 
-# Provider types with an adapter in this version; the config accepts every documented type.
-ADAPTER_TYPES = frozenset({"postmark", "sandbox"})
-
-
 def check_adapter(settings: Settings, name: str | None = None) -> None:
-    """Raise ConfigError unless provider ``name`` exists and has an adapter (before sending)."""
-    key = name or settings.sending.provider
-    config = settings.provider(key)
-    if config.type not in ADAPTER_TYPES:
-        raise ConfigError(
-            f"providers.{key}: the {config.type} adapter is not available in this version of "
-            f"distro (available: {', '.join(sorted(ADAPTER_TYPES))})"
-        )
+    """Raise ConfigError unless provider ``name`` exists (before sending)."""
+    settings.provider(name)
+
+
+def connection_limit(settings: Settings, config: ProviderSettings) -> int:
+    """Pooled connections for one provider's client: enough for every request in flight."""
+    return max(4, config.max_in_flight, settings.sending.concurrency)
 
 
 def build_provider(
     settings: Settings, name: str | None = None, *, transport: httpx.BaseTransport | None = None
 ) -> Provider:
     """The adapter for provider ``name`` (default: sending.provider)."""
-    check_adapter(settings, name)
     key = name or settings.sending.provider
     config = settings.provider(key)
-    connections = max(4, settings.sending.concurrency * 2)
-    if isinstance(config, PostmarkSettings | SandboxSettings):
-        base_url = (
-            sandbox_base_url(settings, config)
-            if isinstance(config, SandboxSettings)
-            else config.base_url
-        )
-        stream = config.message_stream if isinstance(config, PostmarkSettings) else "broadcast"
-        client = make_client(
-            base_url,
-            {
-                "X-Postmark-Server-Token": config.server_token.get_secret_value(),
-                "Accept": "application/json",
-            },
-            transport=transport,
-            max_connections=connections,
-        )
-        return PostmarkProvider(key, client, message_stream=stream)
-    raise AssertionError(f"no adapter for {config.type}")  # check_adapter ruled this out
+    module = importlib.import_module(ADAPTER_MODULES[config.type])
+    builder: AdapterBuilder = module.build_adapter
+    return builder(settings, key, config, transport)
 
 
 __all__ = ["OutboundEmail", "Provider", "SendResult", "build_provider"]

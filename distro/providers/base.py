@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import abc
 import email.utils
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import orjson
 
 from distro.errors import (
     OutcomeUnknownError,
@@ -66,37 +68,70 @@ class SendResult:
     provider_message_id: str | None = None
     error: str | None = None
     retryable: bool = False
+    #: The request for this email may have reached the provider but its answer was lost.
+    unknown: bool = False
 
 
 class Provider(abc.ABC):
-    """An email API. Subclasses fill in how a batch becomes a request and an answer results."""
+    """An email API. Subclasses fill in how a batch becomes a request and an answer results.
 
-    #: How many emails one request may carry.
+    One adapter serves every sender thread of a process, so ``send_batch`` must be thread-safe.
+    """
+
+    #: How many emails one ``send_batch`` call may carry.
     max_batch: int = 1
     #: Whether resending with the same idempotency key can never duplicate a message.
     honours_idempotency_key: bool = False
+    #: Whether ``lookup`` can tell which messages the provider accepted.
+    offers_lookup: bool = False
 
-    def __init__(self, name: str, client: httpx.Client) -> None:
+    def __init__(self, name: str, client: httpx.Client | None) -> None:
         self.name = name
-        self.client = client
+        self._client = client
+        # time.monotonic() before which no request should go out (a 429 or an exhausted quota).
+        self.resume_at = 0.0
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            raise TypeError(f"{self.name}: this adapter does not speak HTTP")
+        return self._client
 
     @abc.abstractmethod
-    def send_batch(self, emails: Sequence[OutboundEmail]) -> list[SendResult]:
-        """Hand ``emails`` (at most ``max_batch``) over; one result per email, in order."""
+    def send_batch(
+        self, emails: Sequence[OutboundEmail], *, batch_key: str = ""
+    ) -> list[SendResult]:
+        """Hand ``emails`` (at most ``max_batch``) over; one result per email, in order.
+
+        ``batch_key`` is the same every time exactly this batch is handed over again after an
+        unknown outcome; adapters that honour idempotency keys send it as theirs.
+        """
+
+    def lookup(self, message_ids: Sequence[int]) -> dict[int, str | None] | None:
+        """Ask the provider which of our messages it accepted: our id -> its id, or None when
+        it does not have that message. None overall: no lookup offered (see ``offers_lookup``).
+        """
+        return None
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         """POST with failures classified by what they say about delivery."""
+        return self.request("POST", path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; classify failures; note rate-limit headers for the engine."""
         try:
-            response = self.client.post(path, **kwargs)
+            response = self.client.request(method, path, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # Nothing reached the provider: safe to send again.
             raise RetryableProviderError(f"{self.name}: cannot connect: {exc}") from exc
         except httpx.TransportError as exc:
             # The request may have been read and acted upon before the answer was lost.
             raise OutcomeUnknownError(f"{self.name}: answer lost: {exc!r}") from exc
+        self.note_rate_limit(response)
         if response.status_code == 429 or response.status_code >= 500:
             raise RetryableProviderError(
                 f"{self.name}: HTTP {response.status_code}: {_snippet(response)}",
@@ -110,6 +145,29 @@ class Provider(abc.ABC):
                 status_code=response.status_code,
             )
         return response
+
+    def note_rate_limit(self, response: httpx.Response) -> None:
+        """Pause this provider when it says so: a 429, or a quota with nothing remaining."""
+        wait = None
+        if response.status_code == 429:
+            wait = retry_after_seconds(response.headers) or 1.0
+        elif quota_exhausted(response.headers):
+            wait = retry_after_seconds(response.headers)
+        if wait:
+            self.resume_at = max(self.resume_at, time.monotonic() + min(wait, MAX_PAUSE_SECONDS))
+
+
+# A provider's pause is capped so a bogus header cannot stall a send for hours.
+MAX_PAUSE_SECONDS = 300.0
+
+
+def quota_exhausted(headers: Mapping[str, str]) -> bool:
+    """Whether rate headers (``X-RateLimit-Remaining`` or ``RateLimit-Remaining``) say 0."""
+    for key in ("x-ratelimit-remaining", "ratelimit-remaining"):
+        value = headers.get(key)
+        if value is not None and value.strip() == "0":
+            return True
+    return False
 
 
 def _snippet(response: httpx.Response, limit: int = 300) -> str:
@@ -129,10 +187,22 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
         except (TypeError, ValueError):
             return None
         return max(0.0, (when - moment).total_seconds())
-    reset = lowered.get("x-ratelimit-reset")
+    reset = lowered.get("x-ratelimit-reset")  # SendGrid: epoch seconds
     if reset and reset.strip().isdigit():
         return max(0.0, int(reset) - moment.timestamp())
+    reset = lowered.get("ratelimit-reset")  # IETF draft (Resend): seconds from now
+    if reset and reset.strip().isdigit():
+        return float(reset)
     return None
+
+
+def json_content(payload: Any) -> dict[str, Any]:
+    """Keyword arguments for an httpx request with ``payload`` as a JSON body.
+
+    orjson serialises a 500-message batch several times faster than the standard library, and
+    that cost is paid for every message sent.
+    """
+    return {"content": orjson.dumps(payload), "headers": {"Content-Type": "application/json"}}
 
 
 def make_client(

@@ -17,7 +17,8 @@ What templates see:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import jinja2
 from markupsafe import Markup
@@ -60,7 +61,32 @@ def release_context(release: Release) -> dict[str, Any]:
     }
 
 
-def contact_values(contact: Contact) -> dict[str, Any]:
+class ContactFields(Protocol):
+    """What composing needs of a contact: a ``Contact`` or a light row loaded for sending."""
+
+    @property
+    def email(self) -> str: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def last_name(self) -> str: ...
+    @property
+    def outlet(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def custom(self) -> Mapping[str, Any]: ...
+
+
+def contact_values(contact: ContactFields) -> dict[str, Any]:
     return {
         "email": contact.email,
         "first_name": contact.first_name,
@@ -160,7 +186,7 @@ class Composer:
             + self.signer.sign(LinkPurpose.WEB_COPY, message_id),
         }
 
-    def values(self, message_id: int, contact: Contact) -> dict[str, Any]:
+    def values(self, message_id: int, contact: ContactFields) -> dict[str, Any]:
         return {
             "contact": contact_values(contact),
             "recipient": {
@@ -171,10 +197,12 @@ class Composer:
             "links": self.links(message_id),
         }
 
-    def render(self, message_id: int, contact: Contact) -> RenderedEmail:
+    def render(self, message_id: int, contact: ContactFields) -> RenderedEmail:
         return self.prepared.personalise(self.values(message_id, contact))
 
-    def compose(self, message_id: int, contact: Contact, *, test: bool = False) -> OutboundEmail:
+    def compose(
+        self, message_id: int, contact: ContactFields, *, test: bool = False
+    ) -> OutboundEmail:
         values = self.values(message_id, contact)
         rendered = self.prepared.personalise(values)
         sending = self.settings.sending

@@ -1,23 +1,27 @@
 """The sender: takes leased batches from the outbox and hands them to providers.
 
-One ``Sender`` serves a process; each of its threads loops claim -> compose -> hand over ->
-record. What is common to a send (templates, release HTML, the provider adapter) is built once
-and cached; only the per-recipient part is rendered per message.
+One ``Sender`` serves a process; each of its threads loops claim -> compose -> pass the
+provider's gate -> hand over -> record. What is common to a send (templates, release HTML, the
+provider adapter) is built once and cached; only the per-recipient part is rendered per message,
+from rows loaded with a plain select (no ORM objects on the hot path).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 import jinja2
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, Table, select
+from sqlmodel import Session
 
 from distro.config import Settings
+from distro.db import reading
 from distro.errors import (
     DistroError,
     OutcomeUnknownError,
@@ -30,11 +34,15 @@ from distro.providers import build_provider
 from distro.providers.base import OutboundEmail, Provider, SendResult
 from distro.sending import queue
 from distro.sending.compose import Composer
+from distro.sending.gate import ProviderGate
 from distro.tracking.links import LinkSigner
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
+RECONCILE_BATCH = 100
+RECONCILE_RETRY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +52,71 @@ class BatchReport:
     accepted: int
 
 
+class Recipient(NamedTuple):
+    """The contact fields composing reads, as one row of the recipients query."""
+
+    message_id: int
+    email: str
+    first_name: str
+    last_name: str
+    outlet: str
+    title: str
+    region: str
+    country: str
+    language: str
+    timezone: str
+    custom: dict[str, Any]
+
+
+def recovery_of(provider: Provider) -> queue.Recovery:
+    if provider.honours_idempotency_key:
+        return queue.Recovery.IDEMPOTENCY_KEY
+    if provider.offers_lookup:
+        return queue.Recovery.LOOKUP
+    return queue.Recovery.NONE
+
+
 class ProviderPool:
-    """One adapter (and so one pooled HTTP client) per configured provider, built on first use."""
+    """One adapter (and so one pooled HTTP client) and one gate per provider, built on use."""
 
     def __init__(self, settings: Settings, factory: Callable[[str], Provider] | None = None):
+        self.settings = settings
         self._factory = factory or (lambda name: build_provider(settings, name))
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[str, tuple[Provider, ProviderGate]] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> Provider:
+    def _entry(self, name: str) -> tuple[Provider, ProviderGate]:
         with self._lock:
             if name not in self._providers:
-                self._providers[name] = self._factory(name)
+                provider = self._factory(name)
+                config = self.settings.providers.get(name)
+                gate = ProviderGate(
+                    config.max_in_flight if config else self.settings.sending.concurrency,
+                    config.rate_per_second if config else 0.0,
+                    lambda: provider.resume_at,
+                )
+                self._providers[name] = (provider, gate)
             return self._providers[name]
 
-    def idempotent_names(self) -> list[str]:
-        with self._lock:
-            return [n for n, p in self._providers.items() if p.honours_idempotency_key]
+    def get(self, name: str) -> Provider:
+        return self._entry(name)[0]
+
+    def gate(self, name: str) -> ProviderGate:
+        return self._entry(name)[1]
+
+    def recovery(self) -> dict[str, queue.Recovery]:
+        """What each configured provider offers for lost answers (adapters built as needed)."""
+        found: dict[str, queue.Recovery] = {}
+        for name in self.settings.providers:
+            try:
+                found[name] = recovery_of(self.get(name))
+            except Exception:  # a provider that cannot be built has sent nothing to recover
+                log.exception("provider %s could not be built", name)
+        return found
 
     def close(self) -> None:
         with self._lock:
-            for provider in self._providers.values():
+            for provider, _gate in self._providers.values():
                 provider.close()
             self._providers.clear()
 
@@ -78,6 +130,7 @@ class Sender:
         signer: LinkSigner,
         providers: ProviderPool,
         clock: Clock,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -85,7 +138,8 @@ class Sender:
         self.signer = signer
         self.providers = providers
         self.clock = clock
-        self._composers: dict[tuple[int, datetime], Composer] = {}
+        self.stop = stop or threading.Event()
+        self._composers: dict[int, tuple[datetime, Composer]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -98,6 +152,7 @@ class Sender:
             self.engine, owner, self.settings.sending.batch_size, self.lease, self.clock()
         )
         if claim is None:
+            queue.finish_done_sends(self.engine, self.clock())
             return None
         try:
             return self._process(owner, claim)
@@ -107,115 +162,207 @@ class Sender:
             raise
 
     def _process(self, owner: str, claim: queue.Claim) -> BatchReport:
-        send, composer = self._composer(claim.send_id)
-        provider = self.providers.get(send.provider)
+        provider_name, composer = self._composer(claim.send_id)
+        provider = self.providers.get(provider_name)
         emails, failures = self._compose(composer, claim.message_ids)
         if failures:
             # Not handed over, so fail them through the same hand-over path for bookkeeping.
             queue.begin_handover(self.engine, owner, failures, self.lease, self.clock())
-            self._record(owner, [SendResult(i, False, error=e) for i, e in failures.items()])
-        reports = [
-            self._hand_over(owner, provider, claim.send_id, chunk)
-            for chunk in _chunks(emails, max(1, provider.max_batch))
-        ]
-        # Rows not handed over (the send was held mid-way) go back for whoever resumes it.
-        queue.release_claim(self.engine, owner, claim.message_ids)
-        queue.finish_send_if_done(self.engine, claim.send_id, self.clock())
-        return BatchReport(
-            claim.send_id,
-            handed_over=sum(r[0] for r in reports),
-            accepted=sum(r[1] for r in reports),
+            self._record(
+                owner, provider, [SendResult(i, False, error=e) for i, e in failures.items()]
+            )
+        if claim.batch_key is not None:
+            chunks = [emails]  # a batch going again under its key must go exactly as before
+        else:
+            size = max(1, provider.max_batch)
+            chunks = [emails[i : i + size] for i in range(0, len(emails), size)]
+        handed_over = accepted = 0
+        for chunk in chunks:
+            if self.stop.is_set():
+                break
+            done = self._hand_over(owner, provider, provider_name, claim, chunk)
+            handed_over, accepted = handed_over + done[0], accepted + done[1]
+        # Rows not handed over (held, paused or stopping mid-way) go back for whoever resumes.
+        # A short claim means the send's queue ran dry: check whether it is finished now (after
+        # a full one, the next empty claim checks; see queue.finish_done_sends).
+        short = len(claim.message_ids) < self.settings.sending.batch_size
+        queue.record_results(
+            self.engine,
+            owner,
+            [],
+            self.clock(),
+            max_attempts=self.settings.sending.max_attempts,
+            claimed=claim.message_ids,
+            send_id=claim.send_id if short else None,
         )
+        return BatchReport(claim.send_id, handed_over, accepted)
 
     def _hand_over(
-        self, owner: str, provider: Provider, send_id: int, emails: list[OutboundEmail]
+        self,
+        owner: str,
+        provider: Provider,
+        provider_name: str,
+        claim: queue.Claim,
+        emails: list[OutboundEmail],
     ) -> tuple[int, int]:
-        ids = [e.message_id for e in emails]
-        now = self.clock()
-        mine = set(queue.begin_handover(self.engine, owner, ids, self.lease, now, send_id=send_id))
-        batch = [e for e in emails if e.message_id in mine]
-        if not batch:
+        if not emails:
             return 0, 0
-        retry_after: float | None = None
-        try:
-            results = provider.send_batch(batch)
-        except RetryableProviderError as exc:
-            retry_after = exc.retry_after
-            results = [
-                SendResult(e.message_id, False, error=str(exc), retryable=True) for e in batch
-            ]
-        except PermanentProviderError as exc:
-            results = [SendResult(e.message_id, False, error=str(exc)) for e in batch]
-        except OutcomeUnknownError as exc:
-            if provider.honours_idempotency_key:
-                results = [
-                    SendResult(e.message_id, False, error=str(exc), retryable=True) for e in batch
-                ]
-            else:
-                log.error("hand-over outcome unknown for %d messages: %s", len(batch), exc)
-                queue.mark_uncertain(self.engine, owner, mine, f"outcome unknown: {exc}")
-                return len(batch), 0
-        self._record(owner, results, retry_after)
+        key = claim.batch_key
+        if key is None and provider.honours_idempotency_key:
+            key = f"distro-{claim.send_id}-{emails[0].message_id}-{secrets.token_hex(6)}"
+        with self.providers.gate(provider_name).passage(len(emails), self.stop) as may_go:
+            if not may_go:
+                return 0, 0
+            ids = [e.message_id for e in emails]
+            mine = set(
+                queue.begin_handover(
+                    self.engine,
+                    owner,
+                    ids,
+                    self.lease,
+                    self.clock(),
+                    send_id=claim.send_id,
+                    batch_key=key,
+                )
+            )
+            batch = [e for e in emails if e.message_id in mine]
+            if not batch:
+                return 0, 0
+            results, retry_after = _call(provider, batch, key or "")
+        self._record(owner, provider, results, retry_after)
         return len(batch), sum(1 for r in results if r.accepted)
 
     def _record(
-        self, owner: str, results: list[SendResult], retry_after: float | None = None
+        self,
+        owner: str,
+        provider: Provider,
+        results: list[SendResult],
+        retry_after: float | None = None,
     ) -> None:
+        unknown = sum(1 for r in results if r.unknown)
+        if unknown:
+            log.warning("%s: the answer for %d messages was lost", provider.name, unknown)
         queue.record_results(
             self.engine,
             owner,
             results,
             self.clock(),
             max_attempts=self.settings.sending.max_attempts,
+            recovery=recovery_of(provider),
             retry_after=retry_after,
+            reconcile_after=timedelta(seconds=self.settings.sending.reconcile_seconds),
         )
 
-    def _composer(self, send_id: int) -> tuple[Send, Composer]:
-        """The send's composer, rebuilt when the release changed (an embargo moved, say)."""
+    def _composer(self, send_id: int) -> tuple[str, Composer]:
+        """The send's provider and composer, rebuilt when the release changed (an embargo moved,
+        say). A cheap query per batch checks that; the release is loaded only on a change."""
+        sends, releases = Send.__table__, Release.__table__  # type: ignore[attr-defined]
+        with reading(self.engine) as conn:
+            row = conn.execute(
+                select(sends.c.provider, sends.c.release_id, releases.c.updated_at)
+                .join(releases, releases.c.id == sends.c.release_id)
+                .where(sends.c.id == send_id)
+            ).one_or_none()
+        if row is None:
+            raise DistroError(f"send {send_id} vanished while sending")
+        with self._lock:
+            cached = self._composers.get(send_id)
+        if cached is not None and cached[0] == row.updated_at:
+            return row.provider, cached[1]
         with Session(self.engine) as session:
             send = session.get(Send, send_id)
-            if send is None:
-                raise DistroError(f"send {send_id} vanished while sending")
-            release = session.get(Release, send.release_id)
-            if release is None:
-                raise DistroError(f"send {send_id}: release {send.release_id} is missing")
-            key = (send_id, release.updated_at)
-            with self._lock:
-                cached = self._composers.get(key)
-            if cached is None:
-                cached = Composer(
-                    self.settings,
-                    self.environment,
-                    self.signer,
-                    release,
-                    send.template,
-                    embargo_notice=send.embargo_notice,
-                )
-                with self._lock:
-                    self._composers = {k: v for k, v in self._composers.items() if k[0] != send_id}
-                    self._composers[key] = cached
-        return send, cached
+            release = session.get(Release, row.release_id)
+            if send is None or release is None:
+                raise DistroError(f"send {send_id}: its release {row.release_id} is missing")
+            composer = Composer(
+                self.settings,
+                self.environment,
+                self.signer,
+                release,
+                send.template,
+                embargo_notice=send.embargo_notice,
+            )
+            updated_at = release.updated_at
+        with self._lock:
+            self._composers[send_id] = (updated_at, composer)
+        return row.provider, composer
 
     def _compose(
-        self, composer: Composer, message_ids: tuple[int, ...]
+        self, composer: Composer, message_ids: Sequence[int]
     ) -> tuple[list[OutboundEmail], dict[int, str]]:
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(col(Message.id), Contact)
-                .join(Contact, col(Contact.id) == col(Message.contact_id))
-                .where(col(Message.id).in_(message_ids))
-                .order_by(col(Message.id))
+        c, m = CONTACTS, Message.__table__  # type: ignore[attr-defined]
+        with reading(self.engine) as conn:
+            rows = conn.execute(
+                select(
+                    m.c.id,
+                    c.c.email,
+                    c.c.first_name,
+                    c.c.last_name,
+                    c.c.outlet,
+                    c.c.title,
+                    c.c.region,
+                    c.c.country,
+                    c.c.language,
+                    c.c.timezone,
+                    c.c.custom,
+                )
+                .join(c, c.c.id == m.c.contact_id)
+                .where(m.c.id.in_(list(message_ids)))
+                .order_by(m.c.id)
             ).all()
         emails: list[OutboundEmail] = []
         failures: dict[int, str] = {}
-        for message_id, contact in rows:
-            assert message_id is not None
+        for row in rows:
+            recipient = Recipient._make(row)
             try:
-                emails.append(composer.compose(message_id, contact))
+                emails.append(composer.compose(recipient.message_id, recipient))
             except TemplateError as exc:
-                failures[message_id] = str(exc)
+                failures[recipient.message_id] = str(exc)
         return emails, failures
 
+    def reconcile(self) -> int:
+        """Ask lookup providers about messages whose send answer was lost; return how many
+        were settled (found: sent; not found: queued again)."""
+        settled = 0
+        for name, way in self.providers.recovery().items():
+            if way is not queue.Recovery.LOOKUP:
+                continue
+            provider = self.providers.get(name)
+            now = self.clock()
+            ids = queue.due_for_reconciling(self.engine, name, now, RECONCILE_BATCH)
+            if not ids:
+                continue
+            try:
+                found = provider.lookup(ids)
+            except DistroError as exc:
+                log.warning("%s: message lookup failed, asking again later: %s", name, exc)
+                found = None
+            if found is None:
+                queue.postpone_reconciling(self.engine, ids, now + RECONCILE_RETRY)
+                continue
+            sent, requeued = queue.record_reconciled(self.engine, found, now)
+            log.info(
+                "%s: reconciled %d messages (%d sent, %d queued again)",
+                name,
+                len(ids),
+                sent,
+                requeued,
+            )
+            settled += sent + requeued
+        return settled
 
-def _chunks(items: list[OutboundEmail], size: int) -> list[list[OutboundEmail]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+
+def _call(
+    provider: Provider, batch: list[OutboundEmail], key: str
+) -> tuple[list[SendResult], float | None]:
+    """The provider's answer for each email, with whole-request failures spread over them."""
+    try:
+        return provider.send_batch(batch, batch_key=key), None
+    except RetryableProviderError as exc:
+        return [SendResult(e.message_id, False, error=str(exc), retryable=True) for e in batch], (
+            exc.retry_after
+        )
+    except PermanentProviderError as exc:
+        return [SendResult(e.message_id, False, error=str(exc)) for e in batch], None
+    except OutcomeUnknownError as exc:
+        return [SendResult(e.message_id, False, error=str(exc), unknown=True) for e in batch], None

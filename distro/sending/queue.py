@@ -10,19 +10,46 @@ A message moves ``queued`` -> (leased) -> ``sending`` -> ``sent`` | ``failed`` |
   rows are never silently resent: they become ``uncertain`` unless the provider honours an
   idempotency key, in which case resending with the same key is safe.
 
+What happens to a hand-over whose answer was lost (a dropped connection, a killed worker)
+depends on what the provider offers, in this order of preference:
+
+* an **idempotency key** (Resend): the rows keep the batch's key and go again as exactly that
+  batch, under that key, so the provider delivers each at most once;
+* a **lookup** (Postmark's message search): the rows wait as ``uncertain`` with a time in
+  ``next_attempt_at``, then the provider is asked which it has; those it has become ``sent``,
+  the others are queued again;
+* neither: ``uncertain`` with no time, shown in the report until staff resolve them.
+
 On PostgreSQL claims use ``FOR UPDATE SKIP LOCKED`` so several workers share one send without
 waiting on each other; on SQLite the single writer lock (``BEGIN IMMEDIATE``) serialises them.
+The hot statements are set-based (``UPDATE ... RETURNING``) and the per-row part of recording
+results is a plain executemany, because this module's cost is paid per message.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, Table, bindparam, case, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 
+from distro.db import reading, writing
 from distro.models import Message, MessageStatus, Release, ReleaseStatus, Send, SendStatus
 from distro.providers.base import SendResult
 from distro.releases import embargo
@@ -36,44 +63,109 @@ RETRY_BASE = timedelta(seconds=2)
 RETRY_CAP = timedelta(minutes=10)
 
 
+class Recovery(StrEnum):
+    """What a provider offers for a hand-over whose answer was lost."""
+
+    IDEMPOTENCY_KEY = "idempotency-key"
+    LOOKUP = "lookup"
+    NONE = "none"
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
     send_id: int
     message_ids: tuple[int, ...]
+    #: Set when these rows are a batch whose answer was lost: send exactly them, as one batch,
+    #: under this key.
+    batch_key: str | None = None
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    m = MESSAGES
+    return [
+        m.c.status == MessageStatus.QUEUED,
+        or_(m.c.lease_expires_at.is_(None), m.c.lease_expires_at < now),
+        or_(m.c.next_attempt_at.is_(None), m.c.next_attempt_at <= now),
+    ]
 
 
 def claim_batch(
     engine: Engine, owner: str, limit: int, lease: timedelta, now: datetime
 ) -> Claim | None:
-    """Lease up to ``limit`` due queued messages of the oldest active send that has any."""
-    m = MESSAGES
-    with engine.begin() as conn:
+    """Lease up to ``limit`` due queued messages of the oldest active send that has any.
+
+    A batch waiting to go again under its idempotency key is claimed whole, before new rows.
+    """
+    with writing(engine) as conn:
         send_ids = conn.scalars(
             select(SENDS.c.id)
             .where(SENDS.c.status == SendStatus.SENDING)
             .order_by(SENDS.c.started_at, SENDS.c.id)
         ).all()
         for send_id in send_ids:
-            ids = conn.scalars(
-                select(m.c.id)
-                .where(
-                    m.c.send_id == send_id,
-                    m.c.status == MessageStatus.QUEUED,
-                    or_(m.c.lease_expires_at.is_(None), m.c.lease_expires_at < now),
-                    or_(m.c.next_attempt_at.is_(None), m.c.next_attempt_at <= now),
-                )
-                .order_by(m.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            if ids:
-                conn.execute(
-                    update(m)
-                    .where(m.c.id.in_(ids))
-                    .values(lease_owner=owner, lease_expires_at=now + lease, updated_at=now)
-                )
-                return Claim(send_id, tuple(ids))
+            claim = _claim_keyed(conn, send_id, owner, lease, now) or _claim_new(
+                conn, send_id, owner, limit, lease, now
+            )
+            if claim is not None:
+                return claim
     return None
+
+
+def _lease(
+    conn: Connection,
+    where: Sequence[ColumnElement[bool]],
+    owner: str,
+    expires: datetime,
+    limit: int | None = None,
+) -> list[int]:
+    """Stamp a lease on the rows matching ``where`` (lowest ids first); return their ids."""
+    m = MESSAGES
+    picked = select(m.c.id).where(*where).order_by(m.c.id).limit(limit)
+    return sorted(
+        conn.scalars(
+            update(m)
+            .where(m.c.id.in_(picked.with_for_update(skip_locked=True).scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=expires)
+            .returning(m.c.id)
+        ).all()
+    )
+
+
+def _claim_new(
+    conn: Connection, send_id: int, owner: str, limit: int, lease: timedelta, now: datetime
+) -> Claim | None:
+    m = MESSAGES
+    where = [m.c.send_id == send_id, *_due(now), m.c.handover_key.is_(None)]
+    ids = _lease(conn, where, owner, now + lease, limit)
+    return Claim(send_id, tuple(ids)) if ids else None
+
+
+def _claim_keyed(
+    conn: Connection, send_id: int, owner: str, lease: timedelta, now: datetime
+) -> Claim | None:
+    m = MESSAGES
+    key = conn.scalar(
+        select(m.c.handover_key)
+        .where(m.c.send_id == send_id, *_due(now), m.c.handover_key.is_not(None))
+        .limit(1)
+    )
+    if key is None:
+        return None
+    ids = _lease(
+        conn, [m.c.send_id == send_id, *_due(now), m.c.handover_key == key], owner, now + lease
+    )
+    whole = conn.scalar(
+        select(func.count())
+        .select_from(m)
+        .where(m.c.handover_key == key, m.c.status == MessageStatus.QUEUED)
+    )
+    if len(ids) != whole:
+        # Part of the batch is leased elsewhere: a partial batch under the key would be refused.
+        conn.execute(
+            update(m).where(m.c.id.in_(ids)).values(lease_owner=None, lease_expires_at=None)
+        )
+        return None
+    return Claim(send_id, tuple(ids), batch_key=key)
 
 
 def begin_handover(
@@ -84,50 +176,53 @@ def begin_handover(
     now: datetime,
     *,
     send_id: int | None = None,
+    batch_key: str | None = None,
 ) -> list[int]:
     """Mark the claimed rows still leased to ``owner`` as ``sending``; return their ids.
 
     Rows whose lease lapsed and went to another worker are left to that worker. With
-    ``send_id`` the embargo rule is checked in the same transaction, the last moment before the
-    provider sees anything: if the release's embargo (moved later, perhaps) has not lifted and
-    the send carries no notice, the send is held and nothing is handed over.
+    ``send_id`` two checks run in the same transaction, the last moment before the provider sees
+    anything: the send must still be active (a pause or cancel stops it here), and the embargo
+    rule must allow it: if the release's embargo (moved later, perhaps) has not lifted and the
+    send carries no notice, the send is held and nothing is handed over. ``batch_key`` is stored
+    on the rows so that, if the answer is lost, exactly this batch goes again under it.
     """
     m = MESSAGES
-    with engine.begin() as conn:
-        if send_id is not None and _embargo_holds(conn, send_id, now):
+    with writing(engine) as conn:
+        if send_id is not None and not _may_hand_over(conn, send_id, now):
             return []
-        mine = conn.scalars(
-            select(m.c.id)
-            .where(
-                m.c.id.in_(message_ids),
-                m.c.lease_owner == owner,
-                m.c.status == MessageStatus.QUEUED,
-            )
-            .with_for_update()
-        ).all()
-        if mine:
-            conn.execute(
+        mine = sorted(
+            conn.scalars(
                 update(m)
-                .where(m.c.id.in_(mine))
+                .where(
+                    m.c.id.in_(list(message_ids)),
+                    m.c.lease_owner == owner,
+                    m.c.status == MessageStatus.QUEUED,
+                )
                 .values(
                     status=MessageStatus.SENDING,
                     attempts=m.c.attempts + 1,
                     lease_expires_at=now + lease,
+                    handover_key=batch_key,
                     updated_at=now,
                 )
-            )
-    return list(mine)
+                .returning(m.c.id)
+            ).all()
+        )
+    return mine
 
 
-def _embargo_holds(conn: Connection, send_id: int, now: datetime) -> bool:
+def _may_hand_over(conn: Connection, send_id: int, now: datetime) -> bool:
     row = conn.execute(
-        select(RELEASES.c.embargo_at, SENDS.c.embargo_notice)
+        select(RELEASES.c.embargo_at, SENDS.c.embargo_notice, SENDS.c.status)
         .join(SENDS, SENDS.c.release_id == RELEASES.c.id)
         .where(SENDS.c.id == send_id)
         .with_for_update()
     ).one()
-    if not embargo.blocks(row.embargo_at, row.embargo_notice, now):
+    if row.status != SendStatus.SENDING:
         return False
+    if not embargo.blocks(row.embargo_at, row.embargo_notice, now):
+        return True
     lift = f"{row.embargo_at:%Y-%m-%d %H:%M} UTC"
     conn.execute(
         update(SENDS)
@@ -137,22 +232,26 @@ def _embargo_holds(conn: Connection, send_id: int, now: datetime) -> bool:
             note=f"held: the release's embargo lifts at {lift} and this send has no notice",
         )
     )
-    return True
+    return False
 
 
 def release_claim(engine: Engine, owner: str, message_ids: Collection[int]) -> None:
     """Give back claimed rows that were not handed over (a worker stopping cleanly)."""
+    with writing(engine) as conn:
+        _release(conn, owner, message_ids)
+
+
+def _release(conn: Connection, owner: str, message_ids: Collection[int]) -> None:
     m = MESSAGES
-    with engine.begin() as conn:
-        conn.execute(
-            update(m)
-            .where(
-                m.c.id.in_(message_ids),
-                m.c.lease_owner == owner,
-                m.c.status == MessageStatus.QUEUED,
-            )
-            .values(lease_owner=None, lease_expires_at=None)
+    conn.execute(
+        update(m)
+        .where(
+            m.c.id.in_(list(message_ids)),
+            m.c.lease_owner == owner,
+            m.c.status == MessageStatus.QUEUED,
         )
+        .values(lease_owner=None, lease_expires_at=None)
+    )
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
@@ -171,60 +270,144 @@ def record_results(
     now: datetime,
     *,
     max_attempts: int,
+    recovery: Recovery = Recovery.NONE,
     retry_after: float | None = None,
-) -> None:
-    """Store each message's outcome in one transaction."""
+    reconcile_after: timedelta = timedelta(seconds=60),
+    claimed: Collection[int] = (),
+    send_id: int | None = None,
+) -> bool:
+    """Store each message's outcome in one transaction; give back ``claimed`` rows that were
+    not handed over; with ``send_id``, mark the send finished if nothing is left.
+
+    ``recovery`` says what to do with results whose outcome is unknown (see the module doc);
+    ``reconcile_after`` is how long a lookup provider gets to index a message before it is
+    asked. Returns whether the send finished.
+    """
+    outcome = _Outcome(max_attempts, recovery, retry_after, reconcile_after)
     accepted = [r for r in results if r.accepted]
-    rejected = [r for r in results if not r.accepted]
-    m = MESSAGES
-    with engine.begin() as conn:
+    unknown = [r for r in results if not r.accepted and r.unknown]
+    rejected = [r for r in results if not r.accepted and not r.unknown]
+    with writing(engine) as conn:
         if accepted:
-            # A fast webhook may have moved the row past "sent" already: never move it back.
-            conn.execute(
-                update(m)
-                .where(m.c.id == bindparam("b_id"))
-                .values(
-                    provider_message_id=bindparam("b_pid"),
-                    # OR rather than IN: expanding IN parameters do not work with executemany.
-                    status=case(
-                        (or_(*(m.c.status == s for s in IN_FLIGHT)), MessageStatus.SENT),
-                        else_=m.c.status,
-                    ),
-                    sent_at=now,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                ),
-                [{"b_id": r.message_id, "b_pid": r.provider_message_id} for r in accepted],
-            )
+            _record_accepted(conn, accepted, now)
+        if unknown:
+            _record_unknown(conn, owner, unknown, now, outcome)
         if rejected:
-            attempts: dict[int, int] = dict(
-                conn.execute(
-                    select(m.c.id, m.c.attempts).where(m.c.id.in_([r.message_id for r in rejected]))
-                ).all()
-            )
-            rows = [
-                _rejection(r, attempts.get(r.message_id, 0), now, max_attempts, retry_after)
-                for r in rejected
-            ]
-            conn.execute(
-                update(m)
-                .where(
-                    m.c.id == bindparam("b_id"),
-                    m.c.status == MessageStatus.SENDING,
-                    m.c.lease_owner == owner,
-                )
-                .values(
-                    status=bindparam("b_status"),
-                    last_error=bindparam("b_error"),
-                    next_attempt_at=bindparam("b_next"),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    updated_at=now,
-                ),
-                rows,
-            )
+            _record_rejected(conn, owner, rejected, now, outcome)
+        if claimed:
+            _release(conn, owner, claimed)
+        return send_id is not None and _finish(conn, send_id, now)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    max_attempts: int
+    recovery: Recovery
+    retry_after: float | None
+    reconcile_after: timedelta
+
+
+def mark_uncertain(engine: Engine, owner: str, message_ids: Collection[int], reason: str) -> None:
+    """Hold handed-over messages whose outcome is unknown, for staff to resolve."""
+    results = [SendResult(i, False, error=reason, unknown=True) for i in message_ids]
+    record_results(engine, owner, results, datetime.now(UTC), max_attempts=1)
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _record_accepted(conn: Connection, accepted: Sequence[SendResult], now: datetime) -> None:
+    m = MESSAGES
+    ids = [r.message_id for r in accepted]
+    conn.execute(
+        update(m)
+        .where(m.c.id.in_(ids))
+        .values(
+            # A fast webhook may have moved a row past "sent" already: never move it back.
+            status=case((m.c.status.in_(IN_FLIGHT), MessageStatus.SENT), else_=m.c.status),
+            last_error=None,
+            sent_at=now,
+            handover_key=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+    # Only the provider's id differs per row: a plain executemany of two simple values is many
+    # times cheaper than a statement with per-row bind processing.
+    mark = _placeholder(conn)
+    conn.exec_driver_sql(
+        f"UPDATE messages SET provider_message_id = {mark} WHERE id = {mark}",  # noqa: S608
+        [(r.provider_message_id, r.message_id) for r in accepted],
+    )
+
+
+def _record_unknown(
+    conn: Connection, owner: str, unknown: Sequence[SendResult], now: datetime, outcome: _Outcome
+) -> None:
+    m = MESSAGES
+    ids = [r.message_id for r in unknown]
+    mine = and_(m.c.id.in_(ids), m.c.status == MessageStatus.SENDING, m.c.lease_owner == owner)
+    error = unknown[0].error or "the provider's answer was lost"
+    if outcome.recovery is Recovery.IDEMPOTENCY_KEY:
+        # Same rows, same key, a little later: the provider answers the first request's result.
+        values: dict[str, object] = {
+            "status": MessageStatus.QUEUED,
+            "next_attempt_at": now + retry_delay(1, outcome.retry_after),
+        }
+    elif outcome.recovery is Recovery.LOOKUP:
+        values = {
+            "status": MessageStatus.UNCERTAIN,
+            "next_attempt_at": now + outcome.reconcile_after,
+            "handover_key": None,
+        }
+    else:
+        values = {"status": MessageStatus.UNCERTAIN, "next_attempt_at": None, "handover_key": None}
+    conn.execute(
+        update(m)
+        .where(mine)
+        .values(
+            **values,
+            last_error=f"outcome unknown: {error}",
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+    )
+
+
+def _record_rejected(
+    conn: Connection, owner: str, rejected: Sequence[SendResult], now: datetime, outcome: _Outcome
+) -> None:
+    m = MESSAGES
+    attempts: dict[int, int] = dict(
+        conn.execute(
+            select(m.c.id, m.c.attempts).where(m.c.id.in_([r.message_id for r in rejected]))
+        ).all()
+    )
+    rows = [
+        _rejection(r, attempts.get(r.message_id, 0), now, outcome.max_attempts, outcome.retry_after)
+        for r in rejected
+    ]
+    conn.execute(
+        update(m)
+        .where(
+            m.c.id == bindparam("b_id"),
+            m.c.status == MessageStatus.SENDING,
+            m.c.lease_owner == owner,
+        )
+        .values(
+            status=bindparam("b_status"),
+            last_error=bindparam("b_error"),
+            next_attempt_at=bindparam("b_next"),
+            handover_key=None,
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        ),
+        rows,
+    )
 
 
 def _rejection(
@@ -252,62 +435,158 @@ def _rejection(
     }
 
 
-def mark_uncertain(engine: Engine, owner: str, message_ids: Iterable[int], reason: str) -> None:
-    """Hold messages whose hand-over outcome is unknown, for staff to resolve."""
-    m = MESSAGES
-    with engine.begin() as conn:
-        conn.execute(
-            update(m)
-            .where(
-                m.c.id.in_(list(message_ids)),
-                m.c.status == MessageStatus.SENDING,
-                m.c.lease_owner == owner,
-            )
-            .values(
-                status=MessageStatus.UNCERTAIN,
-                last_error=reason,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        )
-
-
-def expire_handovers(engine: Engine, now: datetime, idempotent_providers: Collection[str]) -> int:
+def expire_handovers(engine: Engine, now: datetime, recovery: Mapping[str, Recovery]) -> int:
     """Deal with ``sending`` rows whose worker vanished; return how many were touched.
 
-    With an idempotency key the provider will not deliver twice, so the rows are queued again;
-    otherwise they are marked ``uncertain`` and surfaced, never resent blindly.
+    ``recovery`` maps each configured provider name to what it offers (see the module doc).
     """
     m = MESSAGES
     expired = (m.c.status == MessageStatus.SENDING) & (m.c.lease_expires_at < now)
-    with engine.begin() as conn:
+    keyed = [name for name, way in recovery.items() if way is Recovery.IDEMPOTENCY_KEY]
+    lookup = [name for name, way in recovery.items() if way is Recovery.LOOKUP]
+    cleared = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
+    with reading(engine) as conn:
+        if not conn.scalar(select(exists().where(expired))):
+            return 0  # the usual case, answered without the write lock
+    with writing(engine) as conn:
         requeued = conn.execute(
             update(m)
-            .where(expired, m.c.provider.in_(list(idempotent_providers)))
-            .values(status=MessageStatus.QUEUED, lease_owner=None, lease_expires_at=None)
+            .where(expired, m.c.provider.in_(keyed))
+            .values(status=MessageStatus.QUEUED, next_attempt_at=None, **cleared)
+        ).rowcount
+        to_ask = conn.execute(
+            update(m)
+            .where(expired, m.c.provider.in_(lookup))
+            .values(
+                status=MessageStatus.UNCERTAIN,
+                next_attempt_at=now,
+                handover_key=None,
+                last_error="the worker stopped during hand-over: asking the provider",
+                **cleared,
+            )
         ).rowcount
         held = conn.execute(
             update(m)
             .where(expired)
             .values(
                 status=MessageStatus.UNCERTAIN,
+                next_attempt_at=None,
+                handover_key=None,
                 last_error="the worker stopped during hand-over: the provider may have it",
-                lease_owner=None,
-                lease_expires_at=None,
+                **cleared,
             )
         ).rowcount
-    return int(requeued or 0) + int(held or 0)
+    return int(requeued or 0) + int(to_ask or 0) + int(held or 0)
+
+
+def due_for_reconciling(engine: Engine, provider: str, now: datetime, limit: int) -> list[int]:
+    """Uncertain rows of ``provider`` whose time to ask the provider has come."""
+    m = MESSAGES
+    with reading(engine) as conn:
+        return list(
+            conn.scalars(
+                select(m.c.id)
+                .where(
+                    m.c.provider == provider,
+                    m.c.status == MessageStatus.UNCERTAIN,
+                    m.c.next_attempt_at <= now,
+                )
+                .order_by(m.c.id)
+                .limit(limit)
+            ).all()
+        )
+
+
+def record_reconciled(
+    engine: Engine, found: Mapping[int, str | None], now: datetime
+) -> tuple[int, int]:
+    """Apply a lookup: found rows become ``sent``, missing ones are queued again.
+
+    Returns (sent, requeued). Only rows still uncertain and awaiting a lookup are touched, so a
+    staff decision taken meanwhile wins.
+    """
+    m = MESSAGES
+    waiting = (m.c.status == MessageStatus.UNCERTAIN) & m.c.next_attempt_at.is_not(None)
+    have = {i: pid for i, pid in found.items() if pid}
+    missing = [i for i, pid in found.items() if not pid]
+    with writing(engine) as conn:
+        sent = 0
+        if have:
+            sent = conn.execute(
+                update(m)
+                .where(m.c.id == bindparam("b_id"), waiting)
+                .values(
+                    status=MessageStatus.SENT,
+                    provider_message_id=bindparam("b_pid"),
+                    sent_at=now,
+                    next_attempt_at=None,
+                    last_error=None,
+                    updated_at=now,
+                ),
+                [{"b_id": i, "b_pid": pid} for i, pid in have.items()],
+            ).rowcount
+        requeued = 0
+        if missing:
+            requeued = conn.execute(
+                update(m)
+                .where(m.c.id.in_(missing), waiting)
+                .values(
+                    status=MessageStatus.QUEUED,
+                    next_attempt_at=None,
+                    last_error="the provider never got it: queued again",
+                    updated_at=now,
+                )
+            ).rowcount
+    return int(sent or 0), int(requeued or 0)
+
+
+def postpone_reconciling(engine: Engine, message_ids: Collection[int], until: datetime) -> None:
+    """The lookup failed: ask again later."""
+    m = MESSAGES
+    with writing(engine) as conn:
+        conn.execute(
+            update(m)
+            .where(m.c.id.in_(list(message_ids)), m.c.status == MessageStatus.UNCERTAIN)
+            .where(m.c.next_attempt_at.is_not(None))
+            .values(next_attempt_at=until)
+        )
 
 
 def finish_send_if_done(engine: Engine, send_id: int, now: datetime) -> bool:
-    """Mark a send ``sent`` once none of its messages is queued or being handed over."""
-    with engine.begin() as conn:
+    """Mark a send ``sent`` once none of its messages is queued, in flight or being reconciled."""
+    with writing(engine) as conn:
         return _finish(conn, send_id, now)
+
+
+def finish_done_sends(engine: Engine, now: datetime) -> list[int]:
+    """Mark every active send with nothing left to do ``sent``; return their ids.
+
+    Senders call this when they find nothing to claim, so a send whose last batch was full
+    (and so skipped the check) still finishes; the read runs without the write lock.
+    """
+    m = MESSAGES
+    with reading(engine) as conn:
+        candidates = conn.scalars(
+            select(SENDS.c.id).where(
+                SENDS.c.status == SendStatus.SENDING,
+                ~exists().where(m.c.send_id == SENDS.c.id, _unfinished()),
+            )
+        ).all()
+    return [send_id for send_id in candidates if finish_send_if_done(engine, send_id, now)]
+
+
+def _unfinished() -> ColumnElement[bool]:
+    """Rows that still need work: queued, in flight, or uncertain awaiting a lookup."""
+    m = MESSAGES
+    return or_(
+        m.c.status.in_(IN_FLIGHT),
+        (m.c.status == MessageStatus.UNCERTAIN) & m.c.next_attempt_at.is_not(None),
+    )
 
 
 def _finish(conn: Connection, send_id: int, now: datetime) -> bool:
     m = MESSAGES
-    pending = exists().where(m.c.send_id == send_id, m.c.status.in_(IN_FLIGHT))
+    pending = exists().where(m.c.send_id == send_id, _unfinished())
     done = conn.execute(
         update(SENDS)
         .where(SENDS.c.id == send_id, SENDS.c.status == SendStatus.SENDING, ~pending)
@@ -326,7 +605,7 @@ def _finish(conn: Connection, send_id: int, now: datetime) -> bool:
 def has_pending_work(engine: Engine, now: datetime) -> bool:
     """Whether any send is due, or any message of an active send is queued or in flight."""
     m = MESSAGES
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         due = conn.scalar(
             select(
                 exists().where(SENDS.c.status == SendStatus.SCHEDULED, SENDS.c.scheduled_at <= now)
@@ -335,7 +614,7 @@ def has_pending_work(engine: Engine, now: datetime) -> bool:
         busy = conn.scalar(
             select(
                 exists()
-                .where(m.c.status.in_(IN_FLIGHT), m.c.send_id == SENDS.c.id)
+                .where(_unfinished(), m.c.send_id == SENDS.c.id)
                 .where(SENDS.c.status == SendStatus.SENDING)
             )
         )

@@ -8,6 +8,7 @@ the id is not secret, the signature makes it unforgeable.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from enum import StrEnum
@@ -32,18 +33,29 @@ class LinkPurpose(StrEnum):
 
 class LinkSigner:
     def __init__(self, secret_key: str) -> None:
-        # Built once: signing runs twice per recipient on the send path.
-        self._signers = {
-            purpose: Signer(
-                hmac.new(secret_key.encode(), f"distro-link-{purpose}".encode(), "sha256").digest(),
-                key_derivation="none",
-                algorithm=_TruncatedHMAC(hashlib.sha256),
-            )
+        keys = {
+            purpose: hmac.new(
+                secret_key.encode(), f"distro-link-{purpose}".encode(), "sha256"
+            ).digest()
             for purpose in LinkPurpose
+        }
+        # itsdangerous verifies (constant-time, with its error handling); signing, which runs
+        # twice per recipient on the send path, copies a keyed HMAC prepared once and writes
+        # the same token format: <value>.<url-safe base64 signature, unpadded>.
+        self._signers = {
+            purpose: Signer(key, key_derivation="none", algorithm=_TruncatedHMAC(hashlib.sha256))
+            for purpose, key in keys.items()
+        }
+        self._keyed = {
+            purpose: hmac.new(key, digestmod=hashlib.sha256) for purpose, key in keys.items()
         }
 
     def sign(self, purpose: LinkPurpose, message_id: int) -> str:
-        return self._signers[purpose].sign(str(message_id).encode()).decode()
+        value = str(message_id)
+        mac = self._keyed[purpose].copy()
+        mac.update(value.encode())
+        signature = base64.urlsafe_b64encode(mac.digest()[:SIGNATURE_BYTES]).rstrip(b"=")
+        return f"{value}.{signature.decode()}"
 
     def verify(self, purpose: LinkPurpose, token: str) -> int | None:
         """The message id the token names, or None when it is forged or malformed."""
