@@ -74,6 +74,10 @@ class SendingSettings(_Section):
     # How long a provider with a message search gets to index a message whose send answer was
     # lost before distro asks it (then resends only what it does not have).
     reconcile_seconds: float = Field(default=60, ge=0, le=86_400)
+    # Retryable failures wait base * 2^(attempt-1), jittered, capped (and never less than the
+    # provider's Retry-After).
+    retry_base_seconds: float = Field(default=2, gt=0, le=3600)
+    retry_cap_seconds: float = Field(default=600, gt=0, le=86_400)
 
     @field_validator("from_email", "reply_to")
     @classmethod
@@ -116,6 +120,8 @@ class _ProviderBase(_Section):
     rate_per_second: float = Field(default=0, ge=0)
     # Requests to this provider in flight at once, per process.
     max_in_flight: int = Field(default=4, ge=1, le=256)
+    # How long to wait for an answer; past it the hand-over's outcome is unknown.
+    timeout_seconds: float = Field(default=30, gt=0, le=600)
 
     @field_validator("base_url")
     @classmethod

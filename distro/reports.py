@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, case, distinct, func, select
 from sqlmodel import Session, col
-
-from distro.db import reading
 from sqlmodel import select as select_models
 
+from distro.db import reading
 from distro.errors import NotFoundError
 from distro.models import Event, EventType, Message, MessageStatus, Release, Send
 

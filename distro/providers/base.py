@@ -211,12 +211,13 @@ def make_client(
     *,
     transport: httpx.BaseTransport | None = None,
     max_connections: int = 16,
+    timeout: float | None = None,
 ) -> httpx.Client:
     """The one shared client per provider: pooled, with timeouts, safe across threads."""
     return httpx.Client(
         base_url=base_url,
         headers=dict(headers),
-        timeout=DEFAULT_TIMEOUT,
+        timeout=DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout, connect=10.0),
         limits=httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),

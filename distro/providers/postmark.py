@@ -151,5 +151,6 @@ def build_adapter(
         },
         transport=transport,
         max_connections=connection_limit(settings, config),
+        timeout=config.timeout_seconds,
     )
     return PostmarkProvider(name, client, message_stream=stream)

@@ -251,6 +251,10 @@ class Sender:
             recovery=recovery_of(provider),
             retry_after=retry_after,
             reconcile_after=timedelta(seconds=self.settings.sending.reconcile_seconds),
+            backoff=(
+                timedelta(seconds=self.settings.sending.retry_base_seconds),
+                timedelta(seconds=self.settings.sending.retry_cap_seconds),
+            ),
         )
 
     def _composer(self, send_id: int) -> tuple[str, Composer]:

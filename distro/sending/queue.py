@@ -254,9 +254,15 @@ def _release(conn: Connection, owner: str, message_ids: Collection[int]) -> None
     )
 
 
-def retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
+def retry_delay(
+    attempt: int,
+    retry_after: float | None = None,
+    *,
+    base: timedelta = RETRY_BASE,
+    cap: timedelta = RETRY_CAP,
+) -> timedelta:
     """Exponential backoff with jitter, never shorter than the provider's Retry-After."""
-    ceiling = min(RETRY_CAP, RETRY_BASE * (2 ** max(0, attempt - 1))).total_seconds()
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1))).total_seconds()
     delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
     if retry_after is not None:
         delay = max(delay, retry_after)
@@ -273,6 +279,7 @@ def record_results(
     recovery: Recovery = Recovery.NONE,
     retry_after: float | None = None,
     reconcile_after: timedelta = timedelta(seconds=60),
+    backoff: tuple[timedelta, timedelta] = (RETRY_BASE, RETRY_CAP),
     claimed: Collection[int] = (),
     send_id: int | None = None,
 ) -> bool:
@@ -281,9 +288,9 @@ def record_results(
 
     ``recovery`` says what to do with results whose outcome is unknown (see the module doc);
     ``reconcile_after`` is how long a lookup provider gets to index a message before it is
-    asked. Returns whether the send finished.
+    asked; ``backoff`` is the (base, cap) of retry delays. Returns whether the send finished.
     """
-    outcome = _Outcome(max_attempts, recovery, retry_after, reconcile_after)
+    outcome = _Outcome(max_attempts, recovery, retry_after, reconcile_after, *backoff)
     accepted = [r for r in results if r.accepted]
     unknown = [r for r in results if not r.accepted and r.unknown]
     rejected = [r for r in results if not r.accepted and not r.unknown]
@@ -305,6 +312,11 @@ class _Outcome:
     recovery: Recovery
     retry_after: float | None
     reconcile_after: timedelta
+    retry_base: timedelta
+    retry_cap: timedelta
+
+    def delay(self, attempt: int) -> timedelta:
+        return retry_delay(attempt, self.retry_after, base=self.retry_base, cap=self.retry_cap)
 
 
 def mark_uncertain(engine: Engine, owner: str, message_ids: Collection[int], reason: str) -> None:
@@ -354,7 +366,7 @@ def _record_unknown(
         # Same rows, same key, a little later: the provider answers the first request's result.
         values: dict[str, object] = {
             "status": MessageStatus.QUEUED,
-            "next_attempt_at": now + retry_delay(1, outcome.retry_after),
+            "next_attempt_at": now + outcome.delay(1),
         }
     elif outcome.recovery is Recovery.LOOKUP:
         values = {
@@ -386,10 +398,7 @@ def _record_rejected(
             select(m.c.id, m.c.attempts).where(m.c.id.in_([r.message_id for r in rejected]))
         ).all()
     )
-    rows = [
-        _rejection(r, attempts.get(r.message_id, 0), now, outcome.max_attempts, outcome.retry_after)
-        for r in rejected
-    ]
+    rows = [_rejection(r, attempts.get(r.message_id, 0), now, outcome) for r in rejected]
     conn.execute(
         update(m)
         .where(
@@ -411,18 +420,14 @@ def _record_rejected(
 
 
 def _rejection(
-    result: SendResult,
-    attempts: int,
-    now: datetime,
-    max_attempts: int,
-    retry_after: float | None,
+    result: SendResult, attempts: int, now: datetime, outcome: _Outcome
 ) -> dict[str, object]:
-    if result.retryable and attempts < max_attempts:
+    if result.retryable and attempts < outcome.max_attempts:
         return {
             "b_id": result.message_id,
             "b_status": MessageStatus.QUEUED,
             "b_error": result.error,
-            "b_next": now + retry_delay(attempts, retry_after),
+            "b_next": now + outcome.delay(attempts),
         }
     error = result.error or "refused"
     if result.retryable:
