@@ -12,18 +12,23 @@ from sqlmodel import Session
 from distro.cli.output import console, print_json, print_table
 from distro.cli.report_view import print_report
 from distro.cli.state import state
+from distro.errors import ValidationError
 from distro.models import Release, Send
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.reports import build_report
+from distro.sending import control
+from distro.sending.control import ControlResult
 from distro.sending.schedule import Audience, schedule_send
 from distro.sending.test_copy import send_test_copy
 
 send = typer.Typer(
-    help="Schedule sends of a release to an audience, and look at them.", no_args_is_help=True
+    help="Schedule sends of a release to an audience, look at them, and control them.",
+    no_args_is_help=True,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+SendArgument = Annotated[int, typer.Argument(help="The send's id (see `distro send list`).")]
 
 
 class ReportFormat(StrEnum):
@@ -137,6 +142,7 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
                     "scheduled_at": s.scheduled_at.isoformat(),
                     "recipients": s.recipients,
                     "provider": s.provider,
+                    "note": s.note,
                 }
                 for s, title in rows
             ]
@@ -150,6 +156,102 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
             for s, title in rows
         ],
     )
+    # Notes say why a send is paused, missed, held or cancelled: whole lines, not a thin column.
+    for s, _title in rows:
+        if s.note:
+            console.print(f"send {s.id} ({s.status}): {s.note}", markup=False)
+
+
+@send.command("pause")
+def pause(ctx: typer.Context, send_id: SendArgument, as_json: JsonOption = False) -> None:
+    """Pause a scheduled or sending send: workers take no new messages from it at once."""
+    _show(control.pause(state(ctx).engine, send_id, utcnow()), as_json)
+
+
+@send.command("resume")
+def resume(ctx: typer.Context, send_id: SendArgument, as_json: JsonOption = False) -> None:
+    """Resume a paused, missed or held send with exactly the recipients not yet sent.
+
+    A send whose moment passed goes now, however late; one still under embargo stays held.
+    """
+    cli = state(ctx)
+    _show(control.resume(cli.engine, cli.settings, send_id, utcnow()), as_json)
+
+
+@send.command("cancel")
+def cancel(ctx: typer.Context, send_id: SendArgument, as_json: JsonOption = False) -> None:
+    """Cancel a send that has not finished; what was already sent stays on record."""
+    _show(control.cancel(state(ctx).engine, send_id, utcnow()), as_json)
+
+
+@send.command("retry-failed")
+def retry_failed(ctx: typer.Context, send_id: SendArgument, as_json: JsonOption = False) -> None:
+    """Queue the send's failed messages again (addresses suppressed since are skipped)."""
+    _show(control.retry_failed(state(ctx).engine, send_id, utcnow()), as_json)
+
+
+@send.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    send_id: SendArgument,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend", help="Queue uncertain messages again (a recipient may get it twice)."
+        ),
+    ] = False,
+    drop: Annotated[
+        bool, typer.Option("--drop", help="Close uncertain messages as not sent (failed).")
+    ] = False,
+    message_id: Annotated[
+        int | None, typer.Option("--message", help="Only this message (its id).")
+    ] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Only the message to this address.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide the fate of messages left uncertain by a crash: --resend or --drop them."""
+    if resend == drop:
+        raise ValidationError("give exactly one of --resend or --drop")
+    result = control.resolve(
+        state(ctx).engine, send_id, utcnow(), resend=resend, message_id=message_id, email=email
+    )
+    _show(result, as_json)
+
+
+VERBS = {
+    "pause": "Paused",
+    "resume": "Resumed",
+    "cancel": "Cancelled",
+    "retry-failed": "Retried the failed messages of",
+    "resend": "Resolved the uncertain messages of",
+    "drop": "Resolved the uncertain messages of",
+}
+
+
+def _show(result: ControlResult, as_json: bool) -> None:
+    if as_json:
+        print_json(result.as_dict())
+        return
+    moved = (
+        f"{result.was} -> {result.status}" if result.was != result.status else f"still {result.was}"
+    )
+    counts = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in result.counts.items())
+    console.print(
+        f"{VERBS[result.action]} send {result.send_id}: {moved}"
+        + (f"; {counts}." if counts else "."),
+        markup=False,
+    )
+    for error, n in result.previous_errors.items():
+        console.print(f"  {n} had failed with: {error or '(no error recorded)'}", markup=False)
+    if result.action == "resend" and result.counts.get("requeued"):
+        console.print(
+            "  These recipients may get the email twice: their first copy's fate is unknown.",
+            markup=False,
+        )
+    if result.note:
+        console.print(f"  Note: {result.note}", markup=False)
 
 
 def report(

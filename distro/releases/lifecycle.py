@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select, update
 
 from distro.errors import EmbargoError, ValidationError
-from distro.models import Release, ReleaseStatus, Send, SendStatus
+from distro.models import Message, MessageStatus, Release, ReleaseStatus, Send, SendStatus
 from distro.models.types import utcnow
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -133,13 +133,16 @@ def approve(release: Release) -> None:
 
 
 def withdraw(session: Session, release: Release) -> list[int]:
-    """Withdraw the release and cancel its sends that have not started; return their ids."""
+    """Withdraw the release and cancel its sends that have not finished sending (scheduled,
+    held, missed or paused); return their ids."""
     move(release, ReleaseStatus.WITHDRAWN)
     session.add(release)
     pending = session.exec(
         select(col(Send.id)).where(
             Send.release_id == release.id,
-            col(Send.status).in_([SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED]),
+            col(Send.status).in_(
+                [SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED, SendStatus.PAUSED]
+            ),
         )
     ).all()
     if pending:
@@ -147,6 +150,12 @@ def withdraw(session: Session, release: Release) -> list[int]:
             update(Send)
             .where(col(Send.id).in_(pending))
             .values(status=SendStatus.CANCELLED, note="cancelled: the release was withdrawn")
+        )
+        # A paused send may have started: what it had not sent yet is never sent.
+        session.execute(
+            update(Message)
+            .where(col(Message.send_id).in_(pending), col(Message.status) == MessageStatus.QUEUED)
+            .values(status=MessageStatus.FAILED, last_error="cancelled: the release was withdrawn")
         )
     return [i for i in pending if i is not None]
 

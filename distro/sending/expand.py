@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
+    Row,
     Select,
     String,
     Table,
     and_,
     case,
+    func,
     literal,
     select,
     update,
@@ -38,7 +41,7 @@ from distro.models import (
     UTCDateTime,
 )
 from distro.releases import embargo
-from distro.sending.queue import MESSAGES, SENDS, _finish
+from distro.sending.queue import MESSAGES, SENDS, finish_send
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
@@ -53,50 +56,76 @@ class FireOutcome(StrEnum):
     NOT_DUE = "not_due"  # already fired, cancelled, paused ... or not yet due
 
 
-def fire_send(engine: Engine, settings: Settings, send_id: int, now: datetime) -> FireOutcome:
+def fire_send(
+    engine: Engine,
+    settings: Settings,
+    send_id: int,
+    now: datetime,
+    *,
+    ignore_lateness: bool = False,
+) -> FireOutcome:
+    """Fire a due ``scheduled`` send; ``ignore_lateness`` when staff want it out however late."""
     with engine.begin() as conn:
-        send = conn.execute(
-            select(SENDS).where(SENDS.c.id == send_id).with_for_update()
-        ).one_or_none()
+        send = lock_send(conn, send_id)
         if send is None or send.status != SendStatus.SCHEDULED or send.scheduled_at > now:
             return FireOutcome.NOT_DUE
-        lateness = now - send.scheduled_at
-        if lateness > settings.scheduler.max_lateness:
-            _set_status(
-                conn,
-                send_id,
-                SendStatus.MISSED,
-                f"due at {send.scheduled_at:%Y-%m-%d %H:%M:%S} UTC but nothing ran until "
-                f"{now:%H:%M:%S} UTC ({_minutes(lateness)} late, more than scheduler.max_lateness)"
-                "; `distro send resume` sends it now",
-            )
-            return FireOutcome.MISSED
-        embargo_at = conn.scalar(
-            select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id)
+        return fire_locked(conn, settings, send, now, ignore_lateness=ignore_lateness)
+
+
+def lock_send(conn: Connection, send_id: int) -> Row[Any] | None:
+    """The send's row, locked until the transaction ends (on SQLite the writer lock does it)."""
+    return conn.execute(select(SENDS).where(SENDS.c.id == send_id).with_for_update()).one_or_none()
+
+
+def fire_locked(
+    conn: Connection,
+    settings: Settings,
+    send: Row[Any],
+    now: datetime,
+    *,
+    ignore_lateness: bool = False,
+) -> FireOutcome:
+    """Fire ``send``, whose row the caller locked in ``conn`` after checking its status.
+
+    ``distro send resume`` uses it to fire a missed, held or paused send in the transaction
+    that changes its status; only the lateness check can be skipped, never the embargo guard.
+    """
+    send_id = send.id
+    lateness = now - send.scheduled_at
+    if not ignore_lateness and lateness > settings.scheduler.max_lateness:
+        _set_status(
+            conn,
+            send_id,
+            SendStatus.MISSED,
+            f"due at {send.scheduled_at:%Y-%m-%d %H:%M:%S} UTC but nothing ran until "
+            f"{now:%H:%M:%S} UTC ({_minutes(lateness)} late, more than scheduler.max_lateness)"
+            "; `distro send resume` sends it now",
         )
-        if embargo.blocks(embargo_at, send.embargo_notice, now):
-            # The embargo moved later after this send was scheduled: never send early.
-            _set_status(conn, send_id, SendStatus.HELD, held_note(embargo_at))
-            return FireOutcome.HELD
-        trusted = settings.embargo.trusted_tag if send.embargo_notice else None
-        try:
-            expression = send_expression(conn, send.where_expr, send.segment_name)
-        except NotFoundError as exc:
-            _set_status(conn, send_id, SendStatus.HELD, f"held: {exc}")
-            return FireOutcome.HELD
-        audience = audience_contact_ids(send.list_names, expression, now)
-        count = expand_audience(conn, send_id, audience, send.provider, now, trusted)
-        conn.execute(
-            update(SENDS)
-            .where(SENDS.c.id == send_id)
-            .values(status=SendStatus.SENDING, started_at=now, recipients=count)
-        )
-        conn.execute(  # the web copy's publication starts with the first send that goes out
-            update(RELEASES)
-            .where(RELEASES.c.id == send.release_id, RELEASES.c.published_at.is_(None))
-            .values(published_at=now)
-        )
-        _finish(conn, send_id, now)  # an audience of only suppressed contacts is done at once
+        return FireOutcome.MISSED
+    embargo_at = conn.scalar(select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id))
+    if embargo.blocks(embargo_at, send.embargo_notice, now):
+        # The embargo moved later after this send was scheduled: never send early.
+        _set_status(conn, send_id, SendStatus.HELD, held_note(embargo_at))
+        return FireOutcome.HELD
+    trusted = settings.embargo.trusted_tag if send.embargo_notice else None
+    try:
+        expression = send_expression(conn, send.where_expr, send.segment_name)
+    except NotFoundError as exc:
+        _set_status(conn, send_id, SendStatus.HELD, f"held: {exc}")
+        return FireOutcome.HELD
+    audience = audience_contact_ids(send.list_names, expression, now)
+    count = expand_audience(conn, send_id, audience, send.provider, now, trusted)
+    conn.execute(
+        update(SENDS)
+        .where(SENDS.c.id == send_id)
+        .values(status=SendStatus.SENDING, started_at=now, recipients=count)
+    )
+    conn.execute(  # the web copy's publication starts with the first send that goes out
+        update(RELEASES)
+        .where(RELEASES.c.id == send.release_id, RELEASES.c.published_at.is_(None))
+        .values(published_at=now)
+    )
+    finish_send(conn, send_id, now)  # an audience of only suppressed contacts is done at once
     return FireOutcome.STARTED
 
 
@@ -149,7 +178,7 @@ def expand_audience(
     )
     if trusted_tag is not None:
         rows = rows.where(c.c.id.in_(tagged_contact_ids(trusted_tag)))
-    result = conn.execute(
+    conn.execute(
         MESSAGES.insert().from_select(
             [
                 "send_id",
@@ -164,4 +193,6 @@ def expand_audience(
             rows,
         )
     )
-    return int(result.rowcount or 0)
+    # Counted, not taken from rowcount: SQLAlchemy reports -1 for INSERT ... SELECT on psycopg.
+    count = conn.scalar(select(func.count()).where(MESSAGES.c.send_id == send_id))
+    return int(count or 0)

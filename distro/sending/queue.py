@@ -303,7 +303,30 @@ def record_results(
             _record_rejected(conn, owner, rejected, now, outcome)
         if claimed:
             _release(conn, owner, claimed)
-        return send_id is not None and _finish(conn, send_id, now)
+        _cancel_requeued(conn, [r.message_id for r in results if not r.accepted], now)
+        return send_id is not None and finish_send(conn, send_id, now)
+
+
+CANCELLED_NOTE = "cancelled by staff"
+
+
+def _cancel_requeued(conn: Connection, message_ids: Sequence[int], now: datetime) -> None:
+    """Rows of a send cancelled while they were out (a retry, a lost answer, a lookup that found
+    nothing) must not wait as queued for claims that will never come: they end as the cancel
+    left the others."""
+    if not message_ids:
+        return
+    m = MESSAGES
+    cancelled = select(SENDS.c.id).where(SENDS.c.status == SendStatus.CANCELLED)
+    conn.execute(
+        update(m)
+        .where(
+            m.c.id.in_(list(message_ids)),
+            m.c.status == MessageStatus.QUEUED,
+            m.c.send_id.in_(cancelled.scalar_subquery()),
+        )
+        .values(status=MessageStatus.FAILED, last_error=CANCELLED_NOTE, updated_at=now)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,11 +477,14 @@ def expire_handovers(engine: Engine, now: datetime, recovery: Mapping[str, Recov
         if not conn.scalar(select(exists().where(expired))):
             return 0  # the usual case, answered without the write lock
     with writing(engine) as conn:
-        requeued = conn.execute(
+        requeued_ids = conn.scalars(
             update(m)
             .where(expired, m.c.provider.in_(keyed))
             .values(status=MessageStatus.QUEUED, next_attempt_at=None, **cleared)
-        ).rowcount
+            .returning(m.c.id)
+        ).all()
+        _cancel_requeued(conn, requeued_ids, now)
+        requeued = len(requeued_ids)
         to_ask = conn.execute(
             update(m)
             .where(expired, m.c.provider.in_(lookup))
@@ -542,6 +568,7 @@ def record_reconciled(
                     updated_at=now,
                 )
             ).rowcount
+            _cancel_requeued(conn, missing, now)
     return int(sent or 0), int(requeued or 0)
 
 
@@ -560,7 +587,7 @@ def postpone_reconciling(engine: Engine, message_ids: Collection[int], until: da
 def finish_send_if_done(engine: Engine, send_id: int, now: datetime) -> bool:
     """Mark a send ``sent`` once none of its messages is queued, in flight or being reconciled."""
     with writing(engine) as conn:
-        return _finish(conn, send_id, now)
+        return finish_send(conn, send_id, now)
 
 
 def finish_done_sends(engine: Engine, now: datetime) -> list[int]:
@@ -589,7 +616,8 @@ def _unfinished() -> ColumnElement[bool]:
     )
 
 
-def _finish(conn: Connection, send_id: int, now: datetime) -> bool:
+def finish_send(conn: Connection, send_id: int, now: datetime) -> bool:
+    """In ``conn``'s transaction: mark the send ``sent`` if nothing is left to do."""
     m = MESSAGES
     pending = exists().where(m.c.send_id == send_id, _unfinished())
     done = conn.execute(
