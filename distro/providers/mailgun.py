@@ -206,5 +206,6 @@ def build_adapter(
         {"Authorization": f"Basic {credentials}", "Accept": "application/json"},
         transport=transport,
         max_connections=connection_limit(settings, config),
+        timeout=config.timeout_seconds,
     )
     return MailgunProvider(name, client, domain=config.domain.strip())

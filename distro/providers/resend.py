@@ -185,5 +185,6 @@ def build_adapter(
         },
         transport=transport,
         max_connections=connection_limit(settings, config),
+        timeout=config.timeout_seconds,
     )
     return ResendProvider(name, client)

@@ -211,5 +211,6 @@ def build_adapter(
         },
         transport=transport,
         max_connections=connection_limit(settings, config),
+        timeout=config.timeout_seconds,
     )
     return SendgridProvider(name, client)

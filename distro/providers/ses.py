@@ -266,6 +266,7 @@ def build_adapter(
         {"Accept": "application/json"},
         transport=transport,
         max_connections=limit,
+        timeout=config.timeout_seconds,
     )
     return SesProvider(
         name,

@@ -284,4 +284,5 @@ def build_adapter(
         security=config.security,
         username=config.username,
         password=config.password.get_secret_value(),
+        timeout=config.timeout_seconds,
     )
