@@ -28,6 +28,7 @@ from sqlmodel import Session
 from distro.db import init_database, make_engine
 from distro.models import Message, MessageStatus, Send, SendStatus
 from distro.models.types import utcnow
+from distro.sending.queue import SENDS
 from distro.sending.schedule import Audience, schedule_send
 from tests.cli_support import DISTRO, clean_env, free_port, run, wait_http
 from tests.conftest import make_settings
@@ -310,8 +311,8 @@ def test_send_due_while_nothing_ran_fires_or_is_missed(tmp_path: Path, rigs: lis
     with rig.engine.begin() as conn:
         for send_id, late in ((recent, 2), (stale, 40)):
             conn.execute(
-                update(Send.__table__)  # type: ignore[arg-type]
-                .where(Send.__table__.c.id == send_id)  # type: ignore[attr-defined]
+                update(SENDS)
+                .where(SENDS.c.id == send_id)
                 .values(scheduled_at=now - timedelta(minutes=late))
             )
     rig.finish()

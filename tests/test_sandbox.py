@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from distro.sandbox import Sandbox, SandboxOptions, create_sandbox_app
+from distro.sandbox import Sandbox, SandboxOptions, WebhookOptions, create_sandbox_app
 from distro.sandbox.webhooks import DELIVERY, HARD_BOUNCE, choose_outcome
 from distro.web.server import ServerThread, bind_socket
 
@@ -65,10 +65,12 @@ def _start(receiver: Receiver, attempts: int = 5) -> Iterator[Env]:
     with ServerThread(receiver.app, bind_socket("127.0.0.1", 0)) as hooks:
         options = SandboxOptions(
             server_tokens=frozenset({TOKEN, "second-token"}),
-            webhook_url=hooks.url + "/hooks",
-            webhook_username=HOOK_USER,
-            webhook_password=HOOK_PASSWORD,
-            webhook_attempts=attempts,
+            webhooks=WebhookOptions(
+                urls={"postmark": hooks.url + "/hooks"},
+                basic_username=HOOK_USER,
+                basic_password=HOOK_PASSWORD,
+                attempts=attempts,
+            ),
         )
         app, sandbox = create_sandbox_app(options)
         try:
@@ -280,6 +282,7 @@ def test_listing_counts_filters_and_clears(env: Env) -> None:
     listing = env.http.get("/api/messages").json()
     assert listing["count"] == 3
     assert listing["recipients"] == {"a@news.example": 2, "b@news.example": 1}
+    assert listing["apis"] == {"postmark": 3}
     assert listing["messages"][0]["Subject"] == "second"  # newest first
 
     only_a = env.http.get("/api/messages", params={"to": "a@news.example"}).json()
@@ -289,7 +292,10 @@ def test_listing_counts_filters_and_clears(env: Env) -> None:
 
     assert env.http.get("/api/messages/not-a-message").status_code == 404
     assert env.http.delete("/api/messages").json() == {"deleted": 3}
-    assert env.http.get("/api/messages").json() == {"count": 0, "recipients": {}, "messages": []}
+    empty = env.http.get("/api/messages").json()
+    assert (empty["count"], empty["recipients"], empty["messages"]) == (0, {}, [])
+    assert empty["apis"] == {}
+    assert set(empty["faults"]) == {"429", "500", "503", "slow", "drop_before", "drop_after"}
 
 
 # --- inbox pages ---------------------------------------------------------------------------
@@ -413,7 +419,10 @@ def test_webhooks_give_up_after_the_configured_attempts() -> None:
     url = f"http://127.0.0.1:{dead.getsockname()[1]}/hooks"
     dead.close()  # nothing listens there: every attempt is a connection error
     app, sandbox = create_sandbox_app(
-        SandboxOptions(server_tokens=frozenset({TOKEN}), webhook_url=url, webhook_attempts=2)
+        SandboxOptions(
+            server_tokens=frozenset({TOKEN}),
+            webhooks=WebhookOptions(urls={"postmark": url}, attempts=2),
+        )
     )
     try:
         with ServerThread(app, bind_socket("127.0.0.1", 0)) as server:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,6 +19,9 @@ from distro.cli.state import state
 from distro.config import SandboxProvider
 from distro.db import display_url, init_database, open_database
 from distro.errors import ConfigError, DistroError
+
+if TYPE_CHECKING:
+    from distro.sandbox import SandboxOptions
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -147,18 +150,84 @@ def sandbox(
     provider: Annotated[
         str, typer.Option(help="The configured provider (providers.NAME) of type sandbox.")
     ] = "sandbox",
-    webhook_url: Annotated[
+    webhook_base: Annotated[
         str | None,
         typer.Option(
-            help="Where to POST webhooks (default: server base URL + /webhooks/postmark)."
+            help="POST each API's webhooks to {URL}/{api} (postmark, sendgrid, mailgun, ses, "
+            "resend); default: server base URL + /webhooks."
         ),
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="POST Postmark webhooks here and no other API's (overrides the base)."),
     ] = None,
     no_webhooks: Annotated[
         bool, typer.Option("--no-webhooks", help="Accept and store only; post no webhooks.")
     ] = False,
+    token: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also accept this secret: a Postmark server token, SendGrid or Resend API key, "
+            "or Mailgun API key (user 'api'). Repeatable."
+        ),
+    ] = None,
+    ses_key: Annotated[
+        list[str] | None,
+        typer.Option(help="Accept SES requests signed with KEY_ID:SECRET (SigV4). Repeatable."),
+    ] = None,
+    fault_429: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of sending requests refused with 429.")
+    ] = 0.0,
+    retry_after: Annotated[
+        int, typer.Option(min=0, help="Retry-After seconds on an injected 429.")
+    ] = 1,
+    fault_500: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of sending requests answered 500.")
+    ] = 0.0,
+    fault_503: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of sending requests answered 503.")
+    ] = 0.0,
+    fault_slow: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of sending requests answered after --slow-seconds."
+        ),
+    ] = 0.0,
+    slow_seconds: Annotated[
+        float, typer.Option(min=0.0, help="Delay of a slow answer (a client timeout if shorter).")
+    ] = 5.0,
+    fault_drop_before: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of sending requests whose connection is dropped before anything is "
+            "accepted.",
+        ),
+    ] = 0.0,
+    fault_drop_after: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of sending requests accepted and stored, then their connection dropped "
+            "(the answer is lost).",
+        ),
+    ] = 0.0,
+    fault_seed: Annotated[
+        int | None, typer.Option(help="Seed for a repeatable sequence of faults.")
+    ] = None,
+    max_stored: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Keep only this many newest messages (recipient counts still cover all); "
+            "default: keep every message.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the sandbox email provider on its own (point a sandbox provider's base_url at it)."""
-    from distro.sandbox import run_standalone
+    """Run the sandbox email provider on its own (point a provider's base_url at it)."""
+    from distro.sandbox import APIS, FaultOptions, run_standalone
     from distro.web.assemble import sandbox_options
 
     settings = state(ctx).settings
@@ -166,11 +235,57 @@ def sandbox(
     if not isinstance(config, SandboxProvider):
         raise ConfigError(f"providers.{provider} is of type {config.type}, not sandbox")
     options = sandbox_options(settings, config, settings.server.base_url)
-    if webhook_url or no_webhooks:
-        options = dataclasses.replace(options, webhook_url="" if no_webhooks else str(webhook_url))
-    target = options.webhook_url or "nowhere (--no-webhooks)"
-    console.print(f"Sandbox listening on http://{host}:{port}/, webhooks to {target}")
+    if webhook_base:
+        urls = {api: f"{webhook_base.rstrip('/')}/{api}" for api in APIS}
+        options = _with_webhook_urls(options, urls)
+    if webhook_url:
+        options = _with_webhook_urls(options, {"postmark": webhook_url})
+    if no_webhooks:
+        options = _with_webhook_urls(options, {})
+    here = dataclasses.replace(options.webhooks, public_base_url=_local_url(host, port))
+    faults = FaultOptions(
+        rate_429=fault_429,
+        retry_after_seconds=retry_after,
+        rate_500=fault_500,
+        rate_503=fault_503,
+        rate_slow=fault_slow,
+        slow_seconds=slow_seconds,
+        rate_drop_before=fault_drop_before,
+        rate_drop_after=fault_drop_after,
+        seed=fault_seed,
+    )
+    options = dataclasses.replace(
+        options,
+        server_tokens=options.server_tokens | frozenset(token or ()),
+        ses_credentials={**options.ses_credentials, **_ses_keys(ses_key or [])},
+        webhooks=here,
+        faults=faults,
+        max_stored=max_stored,
+    )
+    posting = options.webhooks.urls
+    target = f"{len(posting)} API(s), e.g. {next(iter(posting.values()))}" if posting else "nowhere"
+    console.print(f"Sandbox listening on {here.public_base_url}/, webhooks to {target}")
     run_standalone(host, port, options)
+
+
+def _local_url(host: str, port: int) -> str:
+    """Where this machine reaches a server listening on host:port."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
+def _with_webhook_urls(options: SandboxOptions, urls: dict[str, str]) -> SandboxOptions:
+    return dataclasses.replace(options, webhooks=dataclasses.replace(options.webhooks, urls=urls))
+
+
+def _ses_keys(values: list[str]) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for value in values:
+        key_id, colon, secret = value.partition(":")
+        if not colon or not key_id or not secret:
+            raise typer.BadParameter(f"{value!r} is not KEY_ID:SECRET", param_hint="--ses-key")
+        keys[key_id] = secret
+    return keys
 
 
 def demo(ctx: typer.Context, as_json: JsonOption = False) -> None:

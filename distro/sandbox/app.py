@@ -1,45 +1,52 @@
 """The sandbox's state and its FastAPI app, usable standalone or mounted at ``/sandbox``.
 
+One app speaks every emulated provider API (Postmark, SendGrid, Mailgun, SES v2, Resend), keeps
+one inbox, posts each message's webhooks in the format of the API that accepted it, and injects
+faults into the sending endpoints as the options say.
+
 Nothing starts here at import or app start-up: mounted sub-apps get no lifespan events, so the
 webhook threads start on the first accepted message and the owner calls ``Sandbox.close()``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from fastapi import FastAPI
 
+from distro.sandbox import mailgun_api, postmark_api, resend_api, sendgrid_api, ses_api
+from distro.sandbox.fault_middleware import FaultMiddleware, SendingRoute
+from distro.sandbox.faults import FaultInjector
+from distro.sandbox.keys_api import build_keys_router
+from distro.sandbox.mailgun_api import build_mailgun_router
 from distro.sandbox.messages_api import build_messages_router
+from distro.sandbox.options import SandboxOptions
 from distro.sandbox.pages import build_pages_router
 from distro.sandbox.postmark_api import build_api_router
+from distro.sandbox.postmark_search import build_search_router
+from distro.sandbox.resend_api import build_resend_router
+from distro.sandbox.sendgrid_api import build_sendgrid_router
+from distro.sandbox.ses_api import build_ses_router
 from distro.sandbox.store import SandboxStore, StoredMessage
 from distro.sandbox.webhooks import WebhookDispatcher
 
-
-@dataclass(frozen=True)
-class SandboxOptions:
-    """How one sandbox behaves."""
-
-    server_tokens: frozenset[str]  # accepted X-Postmark-Server-Token values
-    webhook_url: str = ""  # where to POST Postmark-format webhooks; "" = don't post
-    webhook_username: str = ""  # HTTP Basic credentials put on every webhook POST
-    webhook_password: str = ""
-    webhook_attempts: int = 5  # retries with exponential backoff on non-2xx / connection errors
+#: Each API's sending endpoints and its error shape, for fault injection.
+SENDING_ROUTES = (
+    SendingRoute("postmark", postmark_api.SENDING_PATH, postmark_api.fault_response),
+    SendingRoute("sendgrid", sendgrid_api.SENDING_PATH, sendgrid_api.fault_response),
+    SendingRoute("mailgun", mailgun_api.SENDING_PATH, mailgun_api.fault_response),
+    SendingRoute("ses", ses_api.SENDING_PATH, ses_api.fault_response),
+    SendingRoute("resend", resend_api.SENDING_PATH, resend_api.fault_response),
+)
 
 
 class Sandbox:
-    """The store of accepted messages plus the webhook dispatcher that reports on them."""
+    """The store of accepted messages, the webhook dispatcher that reports on them, and the
+    fault injector whose counts the JSON API shows."""
 
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
-        self.store = SandboxStore()
-        self.webhooks = WebhookDispatcher(
-            options.webhook_url,
-            username=options.webhook_username,
-            password=options.webhook_password,
-            attempts=options.webhook_attempts,
-        )
+        self.store = SandboxStore(options.max_stored)
+        self.webhooks = WebhookDispatcher(options.webhooks)
+        self.faults = FaultInjector(options.faults)
 
     def accept(self, message: StoredMessage) -> None:
         """Record an accepted message and queue its webhooks."""
@@ -56,16 +63,26 @@ class Sandbox:
 
 
 def create_sandbox_app(options: SandboxOptions) -> tuple[FastAPI, Sandbox]:
-    """A FastAPI app emulating Postmark, and the Sandbox behind it (close it when done)."""
+    """A FastAPI app emulating the providers' APIs, and the Sandbox behind it (close it)."""
     sandbox = Sandbox(options)
     app = FastAPI(
         title="distro sandbox ESP",
-        description="A local emulator of Postmark's email API, with an inbox of what it got.",
+        description="A local emulator of email providers' APIs, with an inbox of what it got.",
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-    app.include_router(build_api_router(sandbox))
-    app.include_router(build_messages_router(sandbox))
-    app.include_router(build_pages_router(sandbox))
+    for router in (
+        build_api_router(sandbox),
+        build_search_router(sandbox),
+        build_sendgrid_router(sandbox),
+        build_mailgun_router(sandbox),
+        build_ses_router(sandbox),
+        build_resend_router(sandbox),
+        build_keys_router(sandbox),
+        build_messages_router(sandbox),
+        build_pages_router(sandbox),
+    ):
+        app.include_router(router)
+    app.add_middleware(FaultMiddleware, injector=sandbox.faults, routes=SENDING_ROUTES)
     return app, sandbox

@@ -1,4 +1,5 @@
-"""The sandbox inbox: every accepted message, readable the way a journalist would see it.
+"""The sandbox inbox: every accepted message, readable the way a journalist would see it, with
+the provider API that accepted it.
 
 Templates live in ``templates/web/sandbox`` (source checkout) or ``distro/_templates/web/sandbox``
 (installed wheel). Autoescaping is on; the HTML part is shown inside ``<iframe sandbox srcdoc>``
@@ -42,15 +43,19 @@ def build_pages_router(sandbox: Sandbox) -> APIRouter:
     @router.get("/", response_class=HTMLResponse)
     def inbox(request: Request) -> HTMLResponse:
         page = env.get_template("inbox.html").render(
-            base=_base(request), messages=store.messages(), counts=store.recipient_counts()
+            base=_base(request),
+            messages=store.messages(),
+            counts=store.recipient_counts(),
+            apis=store.api_counts(),
+            faults={k: v for k, v in sandbox.faults.counts().items() if v},
         )
         return HTMLResponse(page)
 
-    @router.get("/messages/{message_id}", response_class=HTMLResponse)
-    def message(request: Request, message_id: str) -> HTMLResponse:
-        found = store.get(message_id)
+    @router.get("/messages/{ref}", response_class=HTMLResponse)
+    def message(request: Request, ref: str) -> HTMLResponse:
+        found = store.get(ref)
         if found is None:
-            raise HTTPException(404, f"no message {message_id}")
+            raise HTTPException(404, f"no message {ref}")
         page = env.get_template("message.html").render(base=_base(request), message=found)
         return HTMLResponse(page)
 

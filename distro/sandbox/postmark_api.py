@@ -7,8 +7,8 @@ with one result per message in request order, so one bad message does not sink t
 
 from __future__ import annotations
 
-import hmac
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from distro.providers.base import MESSAGE_ID_KEY
+from distro.sandbox.auth import secret_matches
 from distro.sandbox.store import StoredMessage
 from distro.sandbox.validation import (
     BAD_TOKEN,
@@ -42,19 +44,35 @@ REFUSED_CREDENTIALS_TEXT = (
     "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. "
     "Please verify that you are using a valid token."
 )
+#: The sending endpoints, for fault injection.
+SENDING_PATH = re.compile(r"/email(/batch)?")
+RATE_LIMITED = 429  # Postmark's ErrorCode for "rate limit exceeded", also its HTTP status
+
+_FAULT_TEXT = {
+    429: "Rate limit exceeded: slow down and retry later.",
+    500: "Internal Server Error",
+    503: "Service Unavailable: Postmark is down for maintenance, please retry later.",
+}
 
 
 def _error(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse(PostmarkError(code, message).to_json(), status_code=status)
 
 
-def _authenticate(request: Request, tokens: frozenset[str]) -> JSONResponse | None:
+def fault_response(status: int, retry_after: int) -> JSONResponse:
+    """An injected failure in Postmark's ``{ErrorCode, Message}`` shape."""
+    response = _error(status, status, _FAULT_TEXT.get(status, "Error"))
+    if status == RATE_LIMITED:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def authenticate(request: Request, tokens: frozenset[str]) -> JSONResponse | None:
+    """None when the server token is known, else Postmark's 401 answer."""
     token = request.headers.get(TOKEN_HEADER)
     if not token:
         return _error(401, BAD_TOKEN, NO_CREDENTIALS_TEXT)
-    # Compare against every token so timing does not reveal which prefix matched.
-    matches = [hmac.compare_digest(token.encode(), known.encode()) for known in tokens]
-    if not any(matches):
+    if not secret_matches(token, tokens):
         return _error(401, BAD_TOKEN, REFUSED_CREDENTIALS_TEXT)
     return None
 
@@ -91,6 +109,9 @@ def _accept(sandbox: Sandbox, valid: ValidMessage) -> dict[str, Any]:
         metadata=valid.metadata,
         tag=valid.tag,
         message_stream=valid.message_stream,
+        api="postmark",
+        custom_id=valid.metadata.get(MESSAGE_ID_KEY, ""),
+        custom_args=valid.metadata,
     )
     sandbox.accept(stored)
     return {
@@ -114,7 +135,7 @@ async def _authorised_json(
     request: Request, tokens: frozenset[str]
 ) -> tuple[Any, JSONResponse | None]:
     """The parsed body, or the refusal Postmark would give (token first, then the JSON)."""
-    refused = _authenticate(request, tokens)
+    refused = authenticate(request, tokens)
     if refused is not None:
         return None, refused
     return await _read_json(request)

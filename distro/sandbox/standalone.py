@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uvicorn
 
-from distro.sandbox.app import SandboxOptions, create_sandbox_app
+from distro.sandbox.app import create_sandbox_app
+from distro.sandbox.options import SandboxOptions
 from distro.web.server import bind_socket
 
 

@@ -9,10 +9,11 @@ names the rule in the same style.
 from __future__ import annotations
 
 import email.utils
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from distro.sandbox.addresses import DOMAIN_PATTERN, MAILBOX_PATTERN
 
 # Postmark ErrorCodes (https://postmarkapp.com/developer/api/overview#error-codes).
 BAD_TOKEN = 10
@@ -26,10 +27,6 @@ MAX_RECIPIENTS = 50
 MAX_BATCH = 500
 MAX_TAG_LENGTH = 1000
 TRACK_LINKS = frozenset({"None", "HtmlAndText", "HtmlOnly", "TextOnly"})
-
-# The address rules Postmark publishes for its validation (support article "ErrorCode 300").
-_MAILBOX = re.compile(r"^[a-z0-9.!#$%&'`*+\-/=^_{}|~]+$", re.IGNORECASE)
-_DOMAIN = re.compile(r"^((\.)?[a-zA-Z0-9\-])+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +93,12 @@ def parse_addresses(field_name: str, value: str) -> list[str]:
                 "It must contain the '@' symbol."
             )
         mailbox, _, domain = address.rpartition("@")
-        if not _DOMAIN.match(domain) or "." not in domain:
+        if not DOMAIN_PATTERN.match(domain) or "." not in domain:
             raise _invalid(
                 f"Error parsing '{field_name}': Illegal email domain '{domain}' "
                 f"in address '{address}'."
             )
-        if not _MAILBOX.match(mailbox):
+        if not MAILBOX_PATTERN.match(mailbox):
             raise _invalid(f"Invalid '{field_name}' address: '{address}'.")
         found.append(address.lower())
     if value.strip() and not found:

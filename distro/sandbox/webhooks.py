@@ -1,9 +1,9 @@
-"""Postmark-shaped delivery webhooks, posted from background threads with retries.
+"""Delivery webhooks in each provider's own format and authentication, from background threads.
 
-Each accepted message turns into one webhook per recipient. What happens to a recipient is picked
-by ``choose_outcome`` from a small table keyed on the address's local part (``bounce@`` or
-``bounce+anything@`` bounces), so new outcomes (soft bounce, complaint, open, click) are one
-table row and one payload builder each.
+``submit`` decides at once what happens to each recipient (``outcomes.choose_outcome``, so a
+seeded split follows submission order) and queues the message; a worker thread then builds the
+provider's posts and sends them one after another, so the events of one message arrive in the
+order they happened. Failed posts are retried with exponential backoff.
 
 The dispatcher starts its threads on first use, not at import or app start-up: Starlette does not
 run lifespan events of mounted sub-apps, so the owner calls ``close()`` instead.
@@ -11,114 +11,66 @@ run lifespan events of mounted sub-apps, so the owner calls ``close()`` instead.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import queue
+import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
+from distro.sandbox.options import WebhookOptions
+from distro.sandbox.outcomes import (
+    DELIVERY,
+    HARD_BOUNCE,
+    choose_outcome,
+    events_for,
+    validate_rates,
+)
+from distro.sandbox.signing_keys import SandboxKeys
 from distro.sandbox.store import StoredMessage
+from distro.sandbox.webhook_formats import FORMATS, FormatContext, Post
+
+__all__ = ["DELIVERY", "HARD_BOUNCE", "WebhookDispatcher", "choose_outcome"]
 
 log = logging.getLogger(__name__)
-
-SERVER_ID = 1
-DELIVERY = "delivery"
-HARD_BOUNCE = "hard_bounce"
-
-PayloadBuilder = Callable[[StoredMessage, str, int], dict[str, Any]]
-
-#: Local part (exactly, or followed by "+tag") to outcome; first match wins, else DELIVERY.
-LOCAL_PART_OUTCOMES: tuple[tuple[str, str], ...] = (("bounce", HARD_BOUNCE),)
-
-
-def choose_outcome(recipient: str) -> str:
-    """What the sandbox pretends happened to ``recipient``."""
-    local = recipient.rpartition("@")[0].lower()
-    for prefix, outcome in LOCAL_PART_OUTCOMES:
-        if local == prefix or local.startswith(prefix + "+"):
-            return outcome
-    return DELIVERY
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def delivery_payload(message: StoredMessage, recipient: str, event_id: int) -> dict[str, Any]:
-    return {
-        "RecordType": "Delivery",
-        "ServerID": SERVER_ID,
-        "MessageStream": message.message_stream,
-        "MessageID": message.message_id,
-        "Recipient": recipient,
-        "Tag": message.tag,
-        "DeliveredAt": _now(),
-        "Details": "smtp;250 2.0.0 OK (distro sandbox)",
-        "Metadata": dict(message.metadata),
-    }
-
-
-def hard_bounce_payload(message: StoredMessage, recipient: str, event_id: int) -> dict[str, Any]:
-    return {
-        "RecordType": "Bounce",
-        "ID": event_id,
-        "Type": "HardBounce",
-        "TypeCode": 1,
-        "Name": "Hard bounce",
-        "Tag": message.tag,
-        "MessageID": message.message_id,
-        "ServerID": SERVER_ID,
-        "MessageStream": message.message_stream,
-        "Description": "The server was unable to deliver your message (ex: unknown user, "
-        "mailbox not found).",
-        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist "
-        "(distro sandbox)",
-        "Email": recipient,
-        "From": message.from_,
-        "BouncedAt": _now(),
-        "DumpAvailable": False,
-        "Inactive": True,
-        "CanActivate": True,
-        "Subject": message.subject,
-        "Metadata": dict(message.metadata),
-    }
-
-
-PAYLOADS: dict[str, PayloadBuilder] = {
-    DELIVERY: delivery_payload,
-    HARD_BOUNCE: hard_bounce_payload,
-}
 
 
 @dataclass(frozen=True, slots=True)
 class _Job:
-    payload: dict[str, Any]
+    """One message to report on: where, and what happened to each of its recipients."""
+
+    url: str
+    message: StoredMessage
+    outcomes: tuple[str, ...]  # one per recipient, in order
+    at: datetime
 
 
 class WebhookDispatcher:
-    """Posts payloads to one URL from a few threads sharing one ``httpx.Client``."""
+    """Posts each provider's webhooks to its URL from a few threads sharing one ``httpx.Client``."""
 
     def __init__(
         self,
-        url: str,
+        options: WebhookOptions,
         *,
-        username: str = "",
-        password: str = "",
-        attempts: int = 5,
         threads: int = 4,
         backoff: float = 0.2,
         max_backoff: float = 5.0,
         timeout: float = 10.0,
     ) -> None:
-        self.url = url
-        self._auth = (username, password) if username or password else None
-        self._attempts = max(1, attempts)
+        validate_rates(options.outcome_rates)
+        unknown = set(options.urls) - set(FORMATS)
+        if unknown:
+            raise ValueError(f"webhook URLs for unknown APIs: {', '.join(sorted(unknown))}")
+        if options.urls.get("ses") and not options.public_base_url:
+            log.warning("sandbox SES webhooks: no public_base_url, so no fetchable SigningCertURL")
+        self.options = options
+        self.keys = SandboxKeys(options)
+        self._context = FormatContext(options, self.keys)
+        self._rng = random.Random(options.seed)  # noqa: S311 - a repeatable simulation, not secrets
+        self._attempts = max(1, options.attempts)
         self._thread_count = max(1, threads)
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -131,28 +83,25 @@ class WebhookDispatcher:
         self._closed = False
         self._threads: list[threading.Thread] = []
         self._client: httpx.Client | None = None
-        self._ids = itertools.count(1)
 
     def submit(self, message: StoredMessage) -> None:
-        """Queue one webhook per recipient of ``message``."""
-        if not self.url:
+        """Queue the webhooks for ``message``, if its API has a webhook URL."""
+        url = self.options.urls.get(message.api)
+        if not url:
             return
-        jobs = [
-            _Job(PAYLOADS[choose_outcome(r)](message, r, next(self._ids)))
-            for r in message.recipients
-        ]
+        rates = self.options.outcome_rates
         with self._lock:
             if self._closed:
                 return
+            outcomes = tuple(choose_outcome(r, rates, self._rng) for r in message.recipients)
             self._start_locked()
-            self._pending += len(jobs)
-        for job in jobs:
-            self._queue.put(job)
+            self._pending += 1
+        self._queue.put(_Job(url, message, outcomes, datetime.now(UTC)))
 
     def _start_locked(self) -> None:
         if self._threads:
             return
-        self._client = httpx.Client(auth=self._auth, timeout=self._timeout)
+        self._client = httpx.Client(timeout=self._timeout)
         for index in range(self._thread_count):
             thread = threading.Thread(
                 target=self._work, name=f"sandbox-webhooks-{index}", daemon=True
@@ -167,7 +116,7 @@ class WebhookDispatcher:
                 return
             try:
                 if not self._stopping.is_set():  # past close()'s bounded flush: drop
-                    self._deliver(job)
+                    self._report(job)
             except Exception:  # a bug here must not kill the thread and hang wait_idle
                 log.exception("sandbox webhook crashed")
             finally:
@@ -176,14 +125,32 @@ class WebhookDispatcher:
                     if self._pending == 0:
                         self._idle.notify_all()
 
-    def _deliver(self, job: _Job) -> None:
+    def _posts_for(self, job: _Job) -> list[Post]:
+        """The provider's posts for one job, in the order they are to be sent."""
+        message = job.message
+        events = [
+            event
+            for recipient, outcome in zip(message.recipients, job.outcomes, strict=True)
+            for event in events_for(outcome, recipient, message.html_body, job.at)
+        ]
+        return FORMATS[message.api](message, events, self._context)
+
+    def _report(self, job: _Job) -> None:
+        for post in self._posts_for(job):
+            if self._stopping.is_set():
+                return
+            self._deliver(job.url, post)
+
+    def _deliver(self, url: str, post: Post) -> None:
         client = self._client
         if client is None:  # closed meanwhile
             return
         delay = self._backoff
+        problem = ""
         for attempt in range(1, self._attempts + 1):
+            body, headers = post.render()
             try:
-                response = client.post(self.url, json=job.payload)
+                response = client.post(url, content=body, headers=headers)
                 if response.is_success:
                     return
                 problem = f"HTTP {response.status_code}"
@@ -191,16 +158,12 @@ class WebhookDispatcher:
                 problem = repr(exc)
             if attempt == self._attempts:
                 break
-            log.info("sandbox webhook attempt %d to %s failed: %s", attempt, self.url, problem)
+            log.info("sandbox webhook attempt %d to %s failed: %s", attempt, url, problem)
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, self._max_backoff)
         log.warning(
-            "sandbox webhook %s for %s gave up after %d attempts: %s",
-            job.payload.get("RecordType"),
-            job.payload.get("MessageID"),
-            self._attempts,
-            problem,
+            "sandbox webhook %s gave up after %d attempts: %s", post.label, self._attempts, problem
         )
 
     def wait_idle(self, timeout: float) -> bool:

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from distro.config import SandboxProvider, Settings, secret_key
-from distro.providers import sandbox_webhook_password
+from distro.providers import SANDBOX_MOUNT, sandbox_webhook_password
 from distro.rendering import make_environment
-from distro.sandbox import Sandbox, SandboxOptions, create_sandbox_app
+from distro.sandbox import APIS, Sandbox, SandboxOptions, WebhookOptions, create_sandbox_app
 from distro.tracking.inbound import webhook_sources
 from distro.tracking.links import LinkSigner
 from distro.web.app import create_app
@@ -24,12 +24,16 @@ def mounted_sandbox_provider(settings: Settings) -> SandboxProvider | None:
 
 
 def sandbox_options(settings: Settings, config: SandboxProvider, app_url: str) -> SandboxOptions:
-    """Options for a sandbox posting its webhooks to the distro app at ``app_url``."""
+    """Options for the sandbox mounted in the distro app at ``app_url``, posting every API's
+    webhooks to that app."""
     return SandboxOptions(
         server_tokens=frozenset({config.server_token.get_secret_value()}),
-        webhook_url=f"{app_url}/webhooks/postmark",
-        webhook_username=config.webhook_username,
-        webhook_password=sandbox_webhook_password(settings, config),
+        webhooks=WebhookOptions(
+            urls={api: f"{app_url}/webhooks/{api}" for api in APIS},
+            basic_username=config.webhook_username,
+            basic_password=sandbox_webhook_password(settings, config),
+            public_base_url=app_url + SANDBOX_MOUNT,
+        ),
     )
 
 
