@@ -1,38 +1,58 @@
 """Benchmark: one send to N recipients through the sandbox in a separate process, over loopback.
 
-Prints, per run and as the median of the runs: time from the send's due moment to the first and
-to the last message accepted by the provider, messages per second, and the peak RSS of this
-(the sender's) process. The database is a fresh SQLite file per run.
+The sender is what production runs: ``distro worker`` processes (one by default), started before
+the send is due, with the sandbox as a separate ``distro sandbox --no-webhooks`` process speaking
+Postmark's batch API. Prints, per run and as the median of the runs: time from the send's due
+moment to the first and to the last message accepted by the provider, messages per second, and
+the peak RSS of the sender process. Then, in the same run, the naive way (each message rendered
+in full and sent with its own HTTP request to ``/email``) on a sample of the recipients, and the
+ratio between the two rates.
 
-    .venv/bin/python bench/bench_send.py [--recipients 5000] [--runs 3]
+    .venv/bin/python bench/bench_send.py [--recipients 100000] [--runs 3] [--workers 1]
+        [--naive 2000] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import resource
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import psycopg
 from sqlalchemy import Engine, func, insert, literal, select
 from sqlmodel import Session, col
 
 from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, reading, upgrade
-from distro.models import Contact, ContactList, ListMember, Message
+from distro.models import Contact, ContactList, ListMember, Message, Release
 from distro.models.types import utcnow
+from distro.providers.base import OutboundEmail
 from distro.releases.lifecycle import approve
 from distro.releases.service import create_sample_release
-from distro.runtime import Worker
+from distro.rendering import make_environment
+from distro.sending.compose import Composer
 from distro.sending.schedule import Audience, schedule_send
+from distro.tracking.links import LinkSigner
+
+DISTRO = str(Path(sys.executable).parent / "distro")
+PG_ADMIN = os.environ.get("DISTRO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+TOKEN = "bench-server-token"  # noqa: S105 - the local sandbox's token, guards nothing
+SECRET = secrets.token_urlsafe(32)
+CHUNK = 20_000  # contacts inserted per statement: memory stays flat at any size
 
 
 def free_port() -> int:
@@ -43,9 +63,21 @@ def free_port() -> int:
 
 
 def start_sandbox(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    distro = str(Path(sys.executable).parent / "distro")
+    (folder / "sandbox.toml").write_text(
+        f'[providers.sandbox]\ntype = "sandbox"\nserver_token = "{TOKEN}"\n', encoding="utf-8"
+    )
     process = subprocess.Popen(
-        [distro, "sandbox", "--port", str(port), "--no-webhooks"],
+        [
+            DISTRO,
+            "--config",
+            "sandbox.toml",
+            "sandbox",
+            "--port",
+            str(port),
+            "--no-webhooks",
+            "--max-stored",
+            "5000",
+        ],  # recipient counts cover every message; only the newest 5,000 bodies are kept
         cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -53,7 +85,7 @@ def start_sandbox(port: int, folder: Path) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while True:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/api/messages", timeout=2)
+            httpx.get(f"http://127.0.0.1:{port}/api/messages?limit=1", timeout=2)
             return process
         except httpx.TransportError:
             if time.monotonic() > deadline:
@@ -61,33 +93,51 @@ def start_sandbox(port: int, folder: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.2)
 
 
-def populate(settings: Settings, recipients: int) -> int:
-    engine = make_engine(settings.database.url)
+@contextlib.contextmanager
+def database(folder: Path, postgres: bool) -> Iterator[str]:
+    """A fresh, empty database URL (a SQLite file, or a PostgreSQL database dropped after)."""
+    if not postgres:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    name = f"distro_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def populate(engine: Engine, recipients: int) -> int:
+    """``recipients`` contacts on one list and an approved sample release; its id."""
     upgrade(engine)
     now = utcnow()
+    contacts = Contact.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
-        conn.execute(
-            insert(Contact.__table__),  # type: ignore[attr-defined]
-            [
-                {
-                    "email": f"reporter{i}@outlet{i % 97}.example",
-                    "first_name": f"Reporter{i}",
-                    "last_name": "Bench",
-                    "outlet": f"Outlet {i % 97}",
-                    "title": "",
-                    "region": "",
-                    "country": "",
-                    "language": "en",
-                    "timezone": "",
-                    "notes": "",
-                    "custom": {},
-                    "status": "active",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(recipients)
-            ],
-        )
+        for start in range(0, recipients, CHUNK):
+            conn.execute(
+                insert(contacts),
+                [
+                    {
+                        "email": f"reporter{i}@outlet{i % 97}.example",
+                        "first_name": f"Reporter{i}",
+                        "last_name": "Bench",
+                        "outlet": f"Outlet {i % 97}",
+                        "title": "",
+                        "region": "",
+                        "country": "",
+                        "language": "en",
+                        "timezone": "",
+                        "notes": "",
+                        "custom": {},
+                        "status": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(start, min(recipients, start + CHUNK))
+                ],
+            )
         conn.execute(
             insert(ContactList.__table__),  # type: ignore[attr-defined]
             [{"name": "bench", "description": "", "created_at": now}],
@@ -103,9 +153,38 @@ def populate(settings: Settings, recipients: int) -> int:
         approve(release)
         session.add(release)
         session.commit()
-    engine.dispose()
     assert release.id is not None
     return release.id
+
+
+def settings_for(database_url: str, sandbox_port: int) -> Settings:
+    return Settings.model_validate(
+        {
+            **BUILT_IN,
+            "database": {"url": database_url},
+            "server": {"secret_key": SECRET},
+            "providers": {
+                "sandbox": {
+                    "type": "sandbox",
+                    "base_url": f"http://127.0.0.1:{sandbox_port}",
+                    "server_token": TOKEN,
+                }
+            },
+            "scheduler": {"poll_seconds": 0.2},
+        }
+    )
+
+
+def write_config(folder: Path, database_url: str, sandbox_port: int) -> None:
+    (folder / "config.toml").write_text(
+        f'[database]\nurl = "{database_url}"\n'
+        f'[server]\nsecret_key = "{SECRET}"\n'
+        "[scheduler]\npoll_seconds = 0.2\n"
+        "[providers.sandbox]\n"
+        f'type = "sandbox"\nbase_url = "http://127.0.0.1:{sandbox_port}"\n'
+        f'server_token = "{TOKEN}"\n',
+        encoding="utf-8",
+    )
 
 
 def sent_count(engine: Engine, send_id: int) -> int:
@@ -119,52 +198,56 @@ def sent_count(engine: Engine, send_id: int) -> int:
         )
 
 
-def one_run(recipients: int) -> dict[str, float]:
+def one_run(recipients: int, workers: int, postgres: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="distro-bench-") as name:
         folder = Path(name)
         port = free_port()
         sandbox = start_sandbox(port, folder)
         try:
-            settings = Settings.model_validate(
-                {
-                    **BUILT_IN,
-                    "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
-                    "server": {"secret_key": secrets.token_urlsafe(32)},
-                    "providers": {
-                        "sandbox": {"type": "sandbox", "base_url": f"http://127.0.0.1:{port}"}
-                    },
-                    "scheduler": {"poll_seconds": 0.2},
-                }
-            )
-            release_id = populate(settings, recipients)
-            engine = make_engine(settings.database.url)
-            due = utcnow() + timedelta(seconds=2)
-            send = schedule_send(
-                engine,
-                settings,
-                release_id=release_id,
-                audience=Audience(["bench"]),
-                at=due,
-                now=utcnow(),
-            )
-            assert send.id is not None
-            worker = Worker(settings, engine).start()
-            try:
-                while sent_count(engine, send.id) < recipients:
-                    time.sleep(0.2)
-            finally:
-                worker.stop()
-            with engine.connect() as conn:
-                sent_at = col(Message.sent_at)
-                first, last = conn.execute(
-                    select(func.min(sent_at), func.max(sent_at)).where(
-                        col(Message.send_id) == send.id
-                    )
-                ).one()
-            engine.dispose()
+            with database(folder, postgres) as url:
+                return _send(folder, url, port, recipients, workers)
         finally:
             sandbox.terminate()
             sandbox.wait(timeout=30)
+
+
+def _send(folder: Path, url: str, port: int, recipients: int, workers: int) -> dict[str, float]:
+    settings = settings_for(url, port)
+    engine = make_engine(url)
+    release_id = populate(engine, recipients)
+    write_config(folder, url, port)
+    senders = [
+        subprocess.Popen([DISTRO, "worker"], cwd=folder, stdout=subprocess.DEVNULL)
+        for _ in range(workers)
+    ]
+    try:
+        time.sleep(3)  # the workers are up and idle before the send is due, as in production
+        due = utcnow() + timedelta(seconds=2)
+        send = schedule_send(
+            engine,
+            settings,
+            release_id=release_id,
+            audience=Audience(["bench"]),
+            at=due,
+            now=utcnow(),
+        )
+        assert send.id is not None
+        deadline = time.monotonic() + 3600
+        while sent_count(engine, send.id) < recipients:
+            if time.monotonic() > deadline or any(s.poll() is not None for s in senders):
+                raise RuntimeError("the send did not complete")
+            time.sleep(0.2)
+    finally:
+        for sender in senders:
+            sender.send_signal(signal.SIGTERM)
+        for sender in senders:
+            sender.wait(timeout=60)
+    with engine.connect() as conn:
+        sent_at = col(Message.sent_at)
+        first, last = conn.execute(
+            select(func.min(sent_at), func.max(sent_at)).where(col(Message.send_id) == send.id)
+        ).one()
+    engine.dispose()
     assert first is not None
     assert last is not None
     to_last = (last - due).total_seconds()
@@ -172,23 +255,77 @@ def one_run(recipients: int) -> dict[str, float]:
         "first_s": (first - due).total_seconds(),
         "last_s": to_last,
         "per_s": recipients / to_last,
-        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        # Largest peak RSS among the waited-for children: the sender processes.
+        "rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def naive_rate(messages: int) -> float:
+    """Messages/s rendering each in full and posting each alone to the sandbox's ``/email``."""
+    with tempfile.TemporaryDirectory(prefix="distro-bench-naive-") as name:
+        folder = Path(name)
+        port = free_port()
+        sandbox = start_sandbox(port, folder)
+        try:
+            settings = settings_for(f"sqlite:///{folder / 'naive.db'}", port)
+            engine = make_engine(settings.database.url)
+            release_id = populate(engine, messages)
+            with Session(engine) as session:
+                release = session.get(Release, release_id)
+                assert release is not None
+                composer = Composer(
+                    settings, make_environment(), LinkSigner(SECRET), release, "release"
+                )
+                contacts = session.scalars(select(Contact).order_by(col(Contact.id))).all()
+            composer.prepared.compiled = None  # the naive way: every recipient rendered in full
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers={"X-Postmark-Server-Token": TOKEN}
+            ) as client:
+                started = time.perf_counter()
+                for message_id, contact in enumerate(contacts, start=1):
+                    response = client.post(
+                        "/email", json=_postmark(composer.compose(message_id, contact))
+                    )
+                    response.raise_for_status()
+                elapsed = time.perf_counter() - started
+            engine.dispose()
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=30)
+    return messages / elapsed
+
+
+def _postmark(email: OutboundEmail) -> dict[str, object]:
+    return {
+        "From": email.sender,
+        "To": email.recipient,
+        "Subject": email.subject,
+        "HtmlBody": email.html,
+        "TextBody": email.text,
+        "Headers": [{"Name": k, "Value": v} for k, v in email.headers.items()],
+        "MessageStream": "broadcast",
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipients", type=int, default=5000)
+    parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="distro worker processes")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL at 127.0.0.1:5432")
+    parser.add_argument(
+        "--naive", type=int, default=2000, help="recipients sent the naive way (0: skip)"
+    )
     args = parser.parse_args()
     results = []
     for run in range(1, args.runs + 1):
-        result = one_run(args.recipients)
+        result = one_run(args.recipients, args.workers, args.postgres)
         results.append(result)
         print(
             f"run {run}: {args.recipients} recipients; first message {result['first_s']:.2f} s, "
             f"last {result['last_s']:.2f} s after due; {result['per_s']:.0f} messages/s; "
-            f"peak RSS {result['rss_mb']:.0f} MB"
+            f"peak RSS {result['rss_mb']:.0f} MB",
+            flush=True,
         )
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     print(
@@ -196,6 +333,12 @@ def main() -> None:
         f"last {median['last_s']:.2f} s after due; {median['per_s']:.0f} messages/s; "
         f"peak RSS {median['rss_mb']:.0f} MB"
     )
+    if args.naive:
+        naive = naive_rate(args.naive)
+        print(
+            f"naive (full render + one request per message, {args.naive} messages): "
+            f"{naive:.0f} messages/s; batched engine is {median['per_s'] / naive:.1f}x faster"
+        )
 
 
 if __name__ == "__main__":

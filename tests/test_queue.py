@@ -397,3 +397,28 @@ def test_paused_send_hands_nothing_over(engine: Engine) -> None:
         )
     assert queue.begin_handover(engine, "w", claim.message_ids, LEASE, now, send_id=send_id) == []
     assert {m.status for m in messages_of(engine, send_id)} == {MessageStatus.QUEUED}
+
+
+def test_accepted_results_are_stored_exactly_on_both_databases(any_engine: Engine) -> None:
+    engine = any_engine
+    send_id = started_send(engine, 3)
+    now = utcnow()
+    claim = _hand_over(engine, "w", now)
+    first, *rest = claim.message_ids
+    with engine.begin() as conn:  # a webhook was faster than the hand-over's answer
+        conn.execute(
+            update(queue.MESSAGES)
+            .where(queue.MESSAGES.c.id == first)
+            .values(status=MessageStatus.DELIVERED)
+        )
+    results = [SendResult(i, True, provider_message_id=f"pm-{i}") for i in claim.message_ids]
+    queue.record_results(engine, "w", results, now, max_attempts=3)
+    rows = {m.id: m for m in messages_of(engine, send_id)}
+    assert rows[first].status == MessageStatus.DELIVERED
+    assert all(rows[i].status == MessageStatus.SENT for i in rest)
+    for message_id, row in rows.items():
+        assert row.provider_message_id == f"pm-{message_id}"
+        assert row.sent_at == now
+        assert row.updated_at == now
+        assert row.lease_owner is None
+        assert row.lease_expires_at is None

@@ -9,6 +9,7 @@ names the rule in the same style.
 from __future__ import annotations
 
 import email.utils
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,10 +81,25 @@ def _string(raw: Mapping[str, Any], name: str) -> str:
     return value
 
 
+# One plain mailbox, "Name <addr>" or "addr", with nothing that needs the full RFC 5322 parser
+# (quotes, comments, escapes, groups, domain literals, lists). Almost every address is one.
+_PLAIN = r'[^\s<>",;:()\[\]\\@]+@[^\s<>",;:()\[\]\\@]+'
+_SIMPLE_MAILBOX = re.compile(rf'^\s*(?:[^<>",;:()\[\]\\@]*<({_PLAIN})>|({_PLAIN}))\s*$')
+
+
+def _mailboxes(value: str) -> list[str]:
+    if not value or value.isspace():
+        return []
+    simple = _SIMPLE_MAILBOX.match(value)
+    if simple:
+        return [simple[1] or simple[2]]
+    return [address for _display, address in email.utils.getaddresses([value])]
+
+
 def parse_addresses(field_name: str, value: str) -> list[str]:
     """The addr-specs (lower-cased) in an address list header, or Invalid like Postmark."""
     found: list[str] = []
-    for _display, address in email.utils.getaddresses([value]):
+    for address in _mailboxes(value):
         address = address.strip()
         if not address:
             continue

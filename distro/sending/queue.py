@@ -33,15 +33,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Connection,
     Engine,
     Table,
     and_,
     bindparam,
-    case,
     exists,
     func,
     or_,
@@ -353,29 +354,28 @@ def _placeholder(conn: Connection) -> str:
 
 
 def _record_accepted(conn: Connection, accepted: Sequence[SendResult], now: datetime) -> None:
+    """One plain executemany rewriting each row once: this runs for every message sent, and
+    per-row bind processing in SQLAlchemy would cost more than the update itself."""
     m = MESSAGES
-    ids = [r.message_id for r in accepted]
-    conn.execute(
-        update(m)
-        .where(m.c.id.in_(ids))
-        .values(
-            # A fast webhook may have moved a row past "sent" already: never move it back.
-            status=case((m.c.status.in_(IN_FLIGHT), MessageStatus.SENT), else_=m.c.status),
-            last_error=None,
-            sent_at=now,
-            handover_key=None,
-            lease_owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-    )
-    # Only the provider's id differs per row: a plain executemany of two simple values is many
-    # times cheaper than a statement with per-row bind processing.
     mark = _placeholder(conn)
-    conn.exec_driver_sql(
-        f"UPDATE messages SET provider_message_id = {mark} WHERE id = {mark}",  # noqa: S608
-        [(r.provider_message_id, r.message_id) for r in accepted],
+    when = _bound(conn, m.c.sent_at, now)
+    sent, in_flight = MessageStatus.SENT.value, [s.value for s in IN_FLIGHT]
+    # A fast webhook may have moved a row past "sent" already: never move it back.
+    sql = (
+        f"UPDATE messages SET provider_message_id = {mark}, "  # noqa: S608 - no input in it
+        f"status = CASE WHEN status IN ({mark}, {mark}) THEN {mark} ELSE status END, "
+        f"last_error = NULL, sent_at = {mark}, handover_key = NULL, lease_owner = NULL, "
+        f"lease_expires_at = NULL, updated_at = {mark} WHERE id = {mark}"
     )
+    conn.exec_driver_sql(
+        sql, [(r.provider_message_id, *in_flight, sent, when, when, r.message_id) for r in accepted]
+    )
+
+
+def _bound(conn: Connection, column: Column[Any], value: object) -> object:
+    """``value`` as SQLAlchemy would hand it to the driver for ``column``."""
+    process = column.type.bind_processor(conn.dialect)
+    return process(value) if process is not None else value
 
 
 def _record_unknown(
