@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -233,9 +232,9 @@ def test_recipients_with_extra_lines_still_share_one_request() -> None:
     for i in range(60):
         email = personal(i, f"r{i}@news.example", first_name=f"Name{i}")
         if i % 3 == 0:
-            email = replace(email, html=email.html.replace("<h1", notice + "<h1", 1))
+            email = email._replace(html=email.html.replace("<h1", notice + "<h1", 1))
         if i % 4 == 0:
-            email = replace(email, text=email.text + f"\nYour desk: desk {i}\n")
+            email = email._replace(text=email.text + f"\nYour desk: desk {i}\n")
         emails.append(email)
     provider_with(accepting(seen)).send_batch(emails)
 
