@@ -9,7 +9,11 @@ in full and sent with its own HTTP request to ``/email``) on a sample of the rec
 ratio between the two rates.
 
     .venv/bin/python bench/bench_send.py [--recipients 100000] [--runs 3] [--workers 1]
-        [--naive 2000] [--postgres]
+        [--naive 2000] [--postgres] [--latency SECONDS --in-flight N]
+
+``--latency`` makes every answer of the sandbox take that long (a provider far away, or a slow
+one) and ``--in-flight`` caps each worker's requests in flight: then throughput is bound by the
+provider, not by this machine's two cores, and adding workers shows how sending scales out.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import secrets
 import signal
 import socket
@@ -38,7 +41,7 @@ from sqlmodel import Session, col
 
 from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, reading, upgrade
-from distro.models import Contact, ContactList, ListMember, Message, Release
+from distro.models import Contact, ContactList, ListMember, Message, Release, Send, SendStatus
 from distro.models.types import utcnow
 from distro.providers.base import OutboundEmail
 from distro.releases.lifecycle import approve
@@ -62,7 +65,7 @@ def free_port() -> int:
         return port
 
 
-def start_sandbox(port: int, folder: Path) -> subprocess.Popen[bytes]:
+def start_sandbox(port: int, folder: Path, latency: float = 0) -> subprocess.Popen[bytes]:
     (folder / "sandbox.toml").write_text(
         f'[providers.sandbox]\ntype = "sandbox"\nserver_token = "{TOKEN}"\n', encoding="utf-8"
     )
@@ -77,6 +80,7 @@ def start_sandbox(port: int, folder: Path) -> subprocess.Popen[bytes]:
             "--no-webhooks",
             "--max-stored",
             "5000",
+            *(["--fault-slow", "1", "--slow-seconds", str(latency)] if latency else []),
         ],  # recipient counts cover every message; only the newest 5,000 bodies are kept
         cwd=folder,
         stdout=subprocess.DEVNULL,
@@ -175,50 +179,55 @@ def settings_for(database_url: str, sandbox_port: int) -> Settings:
     )
 
 
-def write_config(folder: Path, database_url: str, sandbox_port: int) -> None:
+def write_config(folder: Path, database_url: str, sandbox_port: int, in_flight: int) -> None:
     (folder / "config.toml").write_text(
         f'[database]\nurl = "{database_url}"\n'
         f'[server]\nsecret_key = "{SECRET}"\n'
         "[scheduler]\npoll_seconds = 0.2\n"
         "[providers.sandbox]\n"
         f'type = "sandbox"\nbase_url = "http://127.0.0.1:{sandbox_port}"\n'
-        f'server_token = "{TOKEN}"\n',
+        f'server_token = "{TOKEN}"\nmax_in_flight = {in_flight}\n',
         encoding="utf-8",
     )
 
 
-def sent_count(engine: Engine, send_id: int) -> int:
-    """How many were accepted so far: a cheap read, so polling does not slow the send."""
+def peak_rss_kb(pid: int) -> int:
+    """A live process's peak resident set (VmHWM), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def send_status(engine: Engine, send_id: int) -> str:
+    """The send's status: one row, so polling costs the send nothing (counting its messages
+    would scan them all, and a long read keeps SQLite from checkpointing its log)."""
     with reading(engine) as conn:
-        return int(
-            conn.scalar(
-                select(func.count(col(Message.sent_at))).where(col(Message.send_id) == send_id)
-            )
-            or 0
-        )
+        return str(conn.scalar(select(col(Send.status)).where(col(Send.id) == send_id)))
 
 
-def one_run(recipients: int, workers: int, postgres: bool) -> dict[str, float]:
+def one_run(args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="distro-bench-") as name:
         folder = Path(name)
         port = free_port()
-        sandbox = start_sandbox(port, folder)
+        sandbox = start_sandbox(port, folder, args.latency)
         try:
-            with database(folder, postgres) as url:
-                return _send(folder, url, port, recipients, workers)
+            with database(folder, args.postgres) as url:
+                return _send(folder, url, port, args)
         finally:
             sandbox.terminate()
             sandbox.wait(timeout=30)
 
 
-def _send(folder: Path, url: str, port: int, recipients: int, workers: int) -> dict[str, float]:
+def _send(folder: Path, url: str, port: int, args: argparse.Namespace) -> dict[str, float]:
+    recipients = args.recipients
     settings = settings_for(url, port)
     engine = make_engine(url)
     release_id = populate(engine, recipients)
-    write_config(folder, url, port)
+    write_config(folder, url, port, args.in_flight)
     senders = [
         subprocess.Popen([DISTRO, "worker"], cwd=folder, stdout=subprocess.DEVNULL)
-        for _ in range(workers)
+        for _ in range(args.workers)
     ]
     try:
         time.sleep(3)  # the workers are up and idle before the send is due, as in production
@@ -233,10 +242,11 @@ def _send(folder: Path, url: str, port: int, recipients: int, workers: int) -> d
         )
         assert send.id is not None
         deadline = time.monotonic() + 3600
-        while sent_count(engine, send.id) < recipients:
+        while send_status(engine, send.id) in (SendStatus.SCHEDULED, SendStatus.SENDING):
             if time.monotonic() > deadline or any(s.poll() is not None for s in senders):
                 raise RuntimeError("the send did not complete")
             time.sleep(0.2)
+        peak_kb = max(peak_rss_kb(sender.pid) for sender in senders)
     finally:
         for sender in senders:
             sender.send_signal(signal.SIGTERM)
@@ -244,9 +254,13 @@ def _send(folder: Path, url: str, port: int, recipients: int, workers: int) -> d
             sender.wait(timeout=60)
     with engine.connect() as conn:
         sent_at = col(Message.sent_at)
-        first, last = conn.execute(
-            select(func.min(sent_at), func.max(sent_at)).where(col(Message.send_id) == send.id)
+        first, last, sent = conn.execute(
+            select(func.min(sent_at), func.max(sent_at), func.count(sent_at)).where(
+                col(Message.send_id) == send.id
+            )
         ).one()
+    if sent != recipients:
+        raise RuntimeError(f"the send ended with {sent} of {recipients} messages sent")
     engine.dispose()
     assert first is not None
     assert last is not None
@@ -255,8 +269,7 @@ def _send(folder: Path, url: str, port: int, recipients: int, workers: int) -> d
         "first_s": (first - due).total_seconds(),
         "last_s": to_last,
         "per_s": recipients / to_last,
-        # Largest peak RSS among the waited-for children: the sender processes.
-        "rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "rss_mb": peak_kb / 1024,
     }
 
 
@@ -316,10 +329,12 @@ def main() -> None:
     parser.add_argument(
         "--naive", type=int, default=2000, help="recipients sent the naive way (0: skip)"
     )
+    parser.add_argument("--latency", type=float, default=0, help="seconds per sandbox answer")
+    parser.add_argument("--in-flight", type=int, default=4, help="requests in flight per worker")
     args = parser.parse_args()
     results = []
     for run in range(1, args.runs + 1):
-        result = one_run(args.recipients, args.workers, args.postgres)
+        result = one_run(args)
         results.append(result)
         print(
             f"run {run}: {args.recipients} recipients; first message {result['first_s']:.2f} s, "

@@ -8,6 +8,7 @@ picked up by every process without any message passing, and nothing is lost when
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -39,6 +40,10 @@ class SendScheduler:
         self.poll_seconds = poll_seconds
         self.housekeeping = housekeeping
         self.housekeeping_seconds = housekeeping_seconds
+        # Sends being fired right now: their row still says "scheduled" until the expansion
+        # commits, and a sync in between must not queue a second run of the same job.
+        self._firing: set[int] = set()
+        self._firing_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             # Lateness is judged by distro (scheduler.max_lateness), not by APScheduler.
@@ -64,6 +69,15 @@ class SendScheduler:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 
+    def _fire(self, send_id: int) -> None:
+        with self._firing_lock:
+            self._firing.add(send_id)
+        try:
+            self.fire(send_id)
+        finally:
+            with self._firing_lock:
+                self._firing.discard(send_id)
+
     def sync(self) -> None:
         """Make the jobs match the scheduled sends: add new, move changed, drop the rest."""
         with reading(self.engine) as conn:
@@ -78,11 +92,15 @@ class SendScheduler:
         for job in self.scheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
                 job.remove()
+        with self._firing_lock:
+            firing = {f"{JOB_PREFIX}{send_id}" for send_id in self._firing}
         for job_id, when in wanted.items():
+            if job_id in firing:
+                continue
             job = self.scheduler.get_job(job_id)
             if job is None:
                 self.scheduler.add_job(
-                    self.fire,
+                    self._fire,
                     "date",
                     run_date=when,
                     args=[int(job_id.removeprefix(JOB_PREFIX))],

@@ -63,11 +63,6 @@ def check_adapter(settings: Settings, name: str | None = None) -> None:
     settings.provider(name)
 
 
-def connection_limit(settings: Settings, config: ProviderSettings) -> int:
-    """Pooled connections for one provider's client: enough for every request in flight."""
-    return max(4, config.max_in_flight, settings.sending.concurrency)
-
-
 def build_provider(
     settings: Settings, name: str | None = None, *, transport: httpx.BaseTransport | None = None
 ) -> Provider:

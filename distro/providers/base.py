@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 import httpx
 import orjson
 
+from distro.config import ProviderSettings, Settings
 from distro.errors import (
     OutcomeUnknownError,
     PermanentProviderError,
@@ -206,6 +207,37 @@ def json_content(payload: Any) -> dict[str, Any]:
     that cost is paid for every message sent.
     """
     return {"content": orjson.dumps(payload), "headers": {"Content-Type": "application/json"}}
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    """The response's JSON body, or None when it has none (a proxy's HTML error page, say)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def connection_limit(settings: Settings, config: ProviderSettings) -> int:
+    """Pooled connections for one provider's client: enough for every request in flight."""
+    return max(4, config.max_in_flight, settings.sending.concurrency)
+
+
+def provider_client(
+    settings: Settings,
+    config: ProviderSettings,
+    headers: Mapping[str, str],
+    transport: httpx.BaseTransport | None,
+    *,
+    base_url: str | None = None,
+) -> httpx.Client:
+    """The shared client for one configured provider: its base URL, timeout and pool size."""
+    return make_client(
+        config.base_url if base_url is None else base_url,
+        {"Accept": "application/json", **headers},
+        transport=transport,
+        max_connections=connection_limit(settings, config),
+        timeout=config.timeout_seconds,
+    )
 
 
 def make_client(

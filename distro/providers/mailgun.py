@@ -27,7 +27,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -35,7 +34,14 @@ import httpx
 from distro.config import MailgunProvider as MailgunSettings
 from distro.config import ProviderSettings, Settings
 from distro.errors import ConfigError, PermanentProviderError, ProviderError
-from distro.providers.base import MESSAGE_ID_KEY, OutboundEmail, Provider, SendResult, make_client
+from distro.providers.base import (
+    MESSAGE_ID_KEY,
+    OutboundEmail,
+    Provider,
+    SendResult,
+    json_or_none,
+    provider_client,
+)
 from distro.providers.batch_requests import repeated_addresses, send_groups, settle
 from distro.providers.shared_template import SharedTemplate, TemplateGroup, plan_groups
 
@@ -92,7 +98,7 @@ class MailgunProvider(Provider):
         self, emails: Sequence[OutboundEmail], group: TemplateGroup
     ) -> list[SendResult]:
         response = self.post(self.path, files=[(k, (None, v)) for k, v in self.form(emails, group)])
-        body = _json(response)
+        body = json_or_none(response)
         if not response.is_success:
             message = body.get("message") if isinstance(body, dict) else None
             raise PermanentProviderError(
@@ -177,13 +183,6 @@ def _literal(email_: OutboundEmail) -> TemplateGroup:
     return TemplateGroup((0,), tuple(SharedTemplate((f,), ((),)) for f in _fields(email_)))
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def build_adapter(
     settings: Settings,
     name: str,
@@ -191,8 +190,6 @@ def build_adapter(
     transport: httpx.BaseTransport | None,
 ) -> MailgunProvider:
     """Mailgun (US or EU base URL) for one sending domain, with HTTP Basic ``api:KEY``."""
-    from distro.providers import connection_limit
-
     if not isinstance(config, MailgunSettings):
         raise TypeError(f"providers.{name} is a {config.type} provider, not Mailgun")
     if not config.domain.strip() or "/" in config.domain:
@@ -201,11 +198,5 @@ def build_adapter(
             f"providers.{name}.domain must be a sending domain, not {config.domain!r}"
         )
     credentials = base64.b64encode(f"api:{config.api_key.get_secret_value()}".encode()).decode()
-    client = make_client(
-        config.base_url,
-        {"Authorization": f"Basic {credentials}", "Accept": "application/json"},
-        transport=transport,
-        max_connections=connection_limit(settings, config),
-        timeout=config.timeout_seconds,
-    )
+    client = provider_client(settings, config, {"Authorization": f"Basic {credentials}"}, transport)
     return MailgunProvider(name, client, domain=config.domain.strip())

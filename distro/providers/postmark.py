@@ -19,7 +19,8 @@ from distro.providers.base import (
     Provider,
     SendResult,
     json_content,
-    make_client,
+    json_or_none,
+    provider_client,
 )
 
 # Per-message ErrorCodes worth retrying later; every other non-zero code is final.
@@ -41,7 +42,7 @@ class PostmarkProvider(Provider):
         if len(emails) > self.max_batch:
             raise ValueError(f"Postmark takes at most {self.max_batch} messages a batch")
         response = self.post("/email/batch", **json_content([self._payload(e) for e in emails]))
-        body = _json(response)
+        body = json_or_none(response)
         if response.status_code != 200 or not isinstance(body, list) or len(body) != len(emails):
             detail = body.get("Message") if isinstance(body, dict) else response.text[:300]
             raise PermanentProviderError(
@@ -63,7 +64,7 @@ class PostmarkProvider(Provider):
                     f"metadata_{MESSAGE_ID_KEY}": str(message_id),
                 },
             )
-            body = _json(response)
+            body = json_or_none(response)
             if response.status_code != 200 or not isinstance(body, dict):
                 raise PermanentProviderError(
                     f"{self.name}: message search refused (HTTP {response.status_code})",
@@ -107,13 +108,6 @@ def _formatted_sender(name: str, address: str) -> str:
     return email.utils.formataddr((name, address))
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _result(email: OutboundEmail, item: Any) -> SendResult:
     if not isinstance(item, dict):
         return SendResult(email.message_id, accepted=False, error=f"unreadable result {item!r}")
@@ -135,7 +129,7 @@ def build_adapter(
     transport: httpx.BaseTransport | None,
 ) -> PostmarkProvider:
     """Postmark itself, or the built-in sandbox (which speaks Postmark's API)."""
-    from distro.providers import connection_limit, sandbox_base_url
+    from distro.providers import sandbox_base_url
 
     if isinstance(config, SandboxSettings):
         base_url, stream = sandbox_base_url(settings, config), "broadcast"
@@ -143,14 +137,6 @@ def build_adapter(
         base_url, stream = config.base_url, config.message_stream
     else:
         raise TypeError(f"providers.{name} is a {config.type} provider, not Postmark")
-    client = make_client(
-        base_url,
-        {
-            "X-Postmark-Server-Token": config.server_token.get_secret_value(),
-            "Accept": "application/json",
-        },
-        transport=transport,
-        max_connections=connection_limit(settings, config),
-        timeout=config.timeout_seconds,
-    )
+    token = {"X-Postmark-Server-Token": config.server_token.get_secret_value()}
+    client = provider_client(settings, config, token, transport, base_url=base_url)
     return PostmarkProvider(name, client, message_stream=stream)

@@ -39,7 +39,8 @@ from distro.providers.base import (
     Provider,
     SendResult,
     json_content,
-    make_client,
+    json_or_none,
+    provider_client,
 )
 
 BATCH_PATH = "/emails/batch"
@@ -64,7 +65,7 @@ class ResendProvider(Provider):
         if batch_key:
             request["headers"]["Idempotency-Key"] = idempotency_key(batch_key)
         response = self.post(BATCH_PATH, **request)
-        body = _json(response)
+        body = json_or_none(response)
         if not response.is_success:
             raise self._refusal(response, body)
         return self._results(emails, response, body)
@@ -159,13 +160,6 @@ def idempotency_key(batch_key: str) -> str:
     return "distro-" + hashlib.sha256(batch_key.encode()).hexdigest()
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def build_adapter(
     settings: Settings,
     name: str,
@@ -173,18 +167,8 @@ def build_adapter(
     transport: httpx.BaseTransport | None,
 ) -> ResendProvider:
     """Resend with a Bearer API key (``re_...``)."""
-    from distro.providers import connection_limit
-
     if not isinstance(config, ResendSettings):
         raise TypeError(f"providers.{name} is a {config.type} provider, not Resend")
-    client = make_client(
-        config.base_url,
-        {
-            "Authorization": f"Bearer {config.api_key.get_secret_value()}",
-            "Accept": "application/json",
-        },
-        transport=transport,
-        max_connections=connection_limit(settings, config),
-        timeout=config.timeout_seconds,
-    )
+    bearer = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"}
+    client = provider_client(settings, config, bearer, transport)
     return ResendProvider(name, client)

@@ -45,7 +45,8 @@ from distro.providers.base import (
     Provider,
     SendResult,
     json_content,
-    make_client,
+    json_or_none,
+    provider_client,
 )
 from distro.providers.batch_requests import repeated_addresses, send_groups, settle
 from distro.providers.shared_template import TemplateGroup, plan_groups
@@ -170,16 +171,9 @@ def _substitution_keys(emails: Sequence[OutboundEmail], count: int) -> list[str]
             return [f"{marker}s{n}-" for n in range(count)]
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _error_detail(response: httpx.Response) -> str:
     """SendGrid's ``{"errors": [{"field", "message"}]}`` as one line."""
-    body = _json(response)
+    body = json_or_none(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list):
         parts = []
@@ -199,18 +193,8 @@ def build_adapter(
     transport: httpx.BaseTransport | None,
 ) -> SendgridProvider:
     """SendGrid at its global or EU base URL (or a stand-in), with a Bearer API key."""
-    from distro.providers import connection_limit
-
     if not isinstance(config, SendgridSettings):
         raise TypeError(f"providers.{name} is a {config.type} provider, not SendGrid")
-    client = make_client(
-        config.base_url,
-        {
-            "Authorization": f"Bearer {config.api_key.get_secret_value()}",
-            "Accept": "application/json",
-        },
-        transport=transport,
-        max_connections=connection_limit(settings, config),
-        timeout=config.timeout_seconds,
-    )
+    bearer = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"}
+    client = provider_client(settings, config, bearer, transport)
     return SendgridProvider(name, client)

@@ -47,7 +47,9 @@ from distro.providers.base import (
     OutboundEmail,
     Provider,
     SendResult,
-    make_client,
+    connection_limit,
+    json_or_none,
+    provider_client,
 )
 
 log = logging.getLogger(__name__)
@@ -177,7 +179,7 @@ class SesProvider(Provider):
             return SendResult(email.message_id, False, error=f"{self.name}: {exc!r}", unknown=True)
 
     def _result(self, email: OutboundEmail, response: httpx.Response) -> SendResult:
-        body = _json(response)
+        body = json_or_none(response)
         if 200 <= response.status_code < 300:
             provider_id = body.get("MessageId") if isinstance(body, dict) else None
             if isinstance(provider_id, str) and provider_id:
@@ -199,13 +201,6 @@ class SesProvider(Provider):
             error=f"{self.name}: {kind or 'HTTP ' + str(response.status_code)}: {message}",
             retryable=kind in RETRYABLE_ERROR_TYPES,
         )
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
 
 
 def _error_of(response: httpx.Response, body: Any) -> tuple[str, str]:
@@ -256,17 +251,15 @@ def build_adapter(
     transport: httpx.BaseTransport | None,
 ) -> SesProvider:
     """SES in the configured region (or at base_url, for a local emulator such as moto)."""
-    from distro.providers import connection_limit
-
     if not isinstance(config, SesSettings):
         raise TypeError(f"providers.{name} is a {config.type} provider, not SES")
     limit = connection_limit(settings, config)
-    client = make_client(
-        config.base_url or f"https://email.{config.region}.amazonaws.com",
-        {"Accept": "application/json"},
-        transport=transport,
-        max_connections=limit,
-        timeout=config.timeout_seconds,
+    client = provider_client(
+        settings,
+        config,
+        {},
+        transport,
+        base_url=config.base_url or f"https://email.{config.region}.amazonaws.com",
     )
     return SesProvider(
         name,
