@@ -40,6 +40,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    ScalarSelect,
     Table,
     and_,
     bindparam,
@@ -103,13 +104,31 @@ def claim_batch(
             .where(SENDS.c.status == SendStatus.SENDING)
             .order_by(SENDS.c.started_at, SENDS.c.id)
         ).all()
+        keyed = _keyed_batches(conn, now)
         for send_id in send_ids:
-            claim = _claim_keyed(conn, send_id, owner, lease, now) or _claim_new(
-                conn, send_id, owner, limit, lease, now
-            )
+            claim = None
+            if send_id in keyed:
+                claim = _claim_keyed(conn, send_id, keyed[send_id], owner, lease, now)
+            claim = claim or _claim_new(conn, send_id, owner, limit, lease, now)
             if claim is not None:
                 return claim
     return None
+
+
+def _keyed_batches(conn: Connection, now: datetime) -> dict[int, str]:
+    """Send id -> the key of one of its batches due to go again under that key.
+
+    Such rows are few, and this query can only be answered from the partial index on
+    ``handover_key``; a query that also named the send would be planned on the claim index and
+    scan every queued row of a large send.
+    """
+    m = MESSAGES
+    rows = conn.execute(
+        select(m.c.send_id, m.c.handover_key)
+        .where(m.c.handover_key.is_not(None), *_due(now))
+        .limit(1000)
+    ).all()
+    return {int(row.send_id): str(row.handover_key) for row in rows}
 
 
 def _lease(
@@ -142,19 +161,11 @@ def _claim_new(
 
 
 def _claim_keyed(
-    conn: Connection, send_id: int, owner: str, lease: timedelta, now: datetime
+    conn: Connection, send_id: int, key: str, owner: str, lease: timedelta, now: datetime
 ) -> Claim | None:
     m = MESSAGES
-    key = conn.scalar(
-        select(m.c.handover_key)
-        .where(m.c.send_id == send_id, *_due(now), m.c.handover_key.is_not(None))
-        .limit(1)
-    )
-    if key is None:
-        return None
-    ids = _lease(
-        conn, [m.c.send_id == send_id, *_due(now), m.c.handover_key == key], owner, now + lease
-    )
+    # The key alone picks the rows (it names one batch of one send): see _keyed_batches.
+    ids = _lease(conn, [*_due(now), m.c.handover_key == key], owner, now + lease)
     whole = conn.scalar(
         select(func.count())
         .select_from(m)
@@ -469,7 +480,11 @@ def expire_handovers(engine: Engine, now: datetime, recovery: Mapping[str, Recov
     ``recovery`` maps each configured provider name to what it offers (see the module doc).
     """
     m = MESSAGES
-    expired = (m.c.status == MessageStatus.SENDING) & (m.c.lease_expires_at < now)
+    expired = and_(
+        m.c.send_id.in_(_unfinished_sends()),
+        m.c.status == MessageStatus.SENDING,
+        m.c.lease_expires_at < now,
+    )
     keyed = [name for name, way in recovery.items() if way is Recovery.IDEMPOTENCY_KEY]
     lookup = [name for name, way in recovery.items() if way is Recovery.LOOKUP]
     cleared = {"lease_owner": None, "lease_expires_at": None, "updated_at": now}
@@ -510,6 +525,13 @@ def expire_handovers(engine: Engine, now: datetime, recovery: Mapping[str, Recov
     return int(requeued or 0) + int(to_ask or 0) + int(held or 0)
 
 
+def _unfinished_sends() -> ScalarSelect[int]:
+    """Sends whose rows may still be in flight or awaiting a lookup. Naming them lets the
+    message queries below use the (send, status) index instead of scanning every message."""
+    busy = (SendStatus.SENDING, SendStatus.PAUSED, SendStatus.HELD, SendStatus.CANCELLED)
+    return select(SENDS.c.id).where(SENDS.c.status.in_(busy)).scalar_subquery()
+
+
 def due_for_reconciling(engine: Engine, provider: str, now: datetime, limit: int) -> list[int]:
     """Uncertain rows of ``provider`` whose time to ask the provider has come."""
     m = MESSAGES
@@ -518,8 +540,9 @@ def due_for_reconciling(engine: Engine, provider: str, now: datetime, limit: int
             conn.scalars(
                 select(m.c.id)
                 .where(
-                    m.c.provider == provider,
+                    m.c.send_id.in_(_unfinished_sends()),
                     m.c.status == MessageStatus.UNCERTAIN,
+                    m.c.provider == provider,
                     m.c.next_attempt_at <= now,
                 )
                 .order_by(m.c.id)
