@@ -11,7 +11,9 @@ connections and needs neither.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -30,6 +32,9 @@ from sqlalchemy.pool import Pool
 from sqlmodel import Session
 
 from distro.errors import DatabaseError
+
+if sys.platform != "win32":
+    import fcntl
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,8 +81,35 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
 
 # Execution option marking a connection whose transactions only read.
 READ_ONLY = "distro_read_only"
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Pool, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+class _WriterTurn:
+    """Whose turn it is to write a SQLite file: threads of this process queue on a Python lock,
+    processes on an advisory lock on ``<database>-writer``. Both wake the next writer as soon as
+    the lock is free, where SQLite's busy handler would sleep for milliseconds between tries."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        if path is not None and sys.platform != "win32":
+            self._fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+            weakref.finalize(self, os.close, self._fd)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._threads:
+            if self._fd is None or sys.platform == "win32":
+                yield
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_WRITER_TURNS: weakref.WeakKeyDictionary[Pool, _WriterTurn] = weakref.WeakKeyDictionary()
+_WRITER_TURNS_GUARD = threading.Lock()
 
 
 def _sqlite_on_begin(connection: Any) -> None:
@@ -95,14 +127,16 @@ def reading(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
-    """``engine.begin()``, but on SQLite this process's writers wait their turn in Python first."""
+    """``engine.begin()``, but on SQLite writers first wait their turn (see ``_WriterTurn``)."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn
         return
-    with _WRITE_LOCKS_GUARD:
-        lock = _WRITE_LOCKS.setdefault(engine.pool, threading.Lock())
-    with lock, engine.begin() as conn:
+    with _WRITER_TURNS_GUARD:
+        turn = _WRITER_TURNS.get(engine.pool)
+        if turn is None:
+            turn = _WRITER_TURNS[engine.pool] = _WriterTurn(sqlite_file(str(engine.url)))
+    with turn.held(), engine.begin() as conn:
         yield conn
 
 
