@@ -184,17 +184,19 @@ class Sender:
             handed_over, accepted = handed_over + done[0], accepted + done[1]
         # Rows not handed over (held, paused or stopping mid-way) go back for whoever resumes.
         # A short claim means the send's queue ran dry: check whether it is finished now (after
-        # a full one, the next empty claim checks; see queue.finish_done_sends).
+        # a full one, the next empty claim checks; see queue.finish_done_sends). A full batch
+        # handed over whole needs neither, and skips the transaction.
         short = len(claim.message_ids) < self.settings.sending.batch_size
-        queue.record_results(
-            self.engine,
-            owner,
-            [],
-            self.clock(),
-            max_attempts=self.settings.sending.max_attempts,
-            claimed=claim.message_ids,
-            send_id=claim.send_id if short else None,
-        )
+        if short or handed_over + len(failures) < len(claim.message_ids):
+            queue.record_results(
+                self.engine,
+                owner,
+                [],
+                self.clock(),
+                max_attempts=self.settings.sending.max_attempts,
+                claimed=claim.message_ids,
+                send_id=claim.send_id if short else None,
+            )
         return BatchReport(claim.send_id, handed_over, accepted)
 
     def _hand_over(
