@@ -81,10 +81,11 @@ class Worker:
     def housekeeping(self) -> None:
         """Recover hand-overs whose worker vanished and ask lookup providers about lost
         answers (see distro.sending.queue)."""
-        touched = queue.expire_handovers(self.engine, self.clock(), self.providers.recovery())
+        recovery = self.providers.recovery()
+        touched = queue.expire_handovers(self.engine, self.clock(), recovery)
         if touched:
             log.warning("%d messages had an expired hand-over", touched)
-        if self.sender.reconcile():
+        if self.sender.reconcile(recovery):
             self._wake.set()
 
     def start(self) -> Worker:

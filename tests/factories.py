@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, select
 from distro.audience.lists import add_members, get_or_create_list
 from distro.models import Contact, Message, Release, Suppression
 from distro.models.types import utcnow
+from distro.providers.base import OutboundEmail
 from distro.releases.lifecycle import approve
 from distro.releases.service import create_release
 
@@ -69,3 +71,25 @@ def messages_of(engine: Engine, send_id: int) -> list[Message]:
                 select(Message).where(Message.send_id == send_id).order_by(col(Message.id))
             ).all()
         )
+
+
+def outbound_email(
+    message_id: int, to: str = "jo@news.example", *, unsubscribe: str = "", **fields: Any
+) -> OutboundEmail:
+    """An email as adapters receive it; ``unsubscribe`` adds the RFC 8058 header pair."""
+    headers = (
+        {"List-Unsubscribe": unsubscribe, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        if unsubscribe
+        else {}
+    )
+    values: dict[str, Any] = {
+        "message_id": message_id,
+        "to_email": to,
+        "subject": f"Release {message_id}",
+        "html": f"<p>News {message_id}</p>",
+        "text": f"News {message_id}",
+        "from_email": "press@acme.example",
+        "headers": headers,
+        **fields,
+    }
+    return OutboundEmail(**values)

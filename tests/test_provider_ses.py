@@ -26,6 +26,7 @@ from distro.providers import build_provider
 from distro.providers.base import MESSAGE_ID_KEY, OutboundEmail, make_client
 from distro.providers.ses import SesProvider
 from tests.conftest import make_settings
+from tests.factories import outbound_email
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -68,20 +69,7 @@ def make_provider() -> Iterator[Callable[..., SesProvider]]:
 
 
 def outbound(message_id: int, to: str = "jo@news.example", **fields: Any) -> OutboundEmail:
-    values: dict[str, Any] = {
-        "message_id": message_id,
-        "to_email": to,
-        "subject": f"Release {message_id}",
-        "html": f"<p>News {message_id}</p>",
-        "text": f"News {message_id}",
-        "from_email": "press@acme.example",
-        "headers": {
-            "List-Unsubscribe": UNSUBSCRIBE,
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    }
-    values.update(fields)
-    return OutboundEmail(**values)
+    return outbound_email(message_id, to, unsubscribe=UNSUBSCRIBE, **fields)
 
 
 def recipient_of(request: httpx.Request) -> str:

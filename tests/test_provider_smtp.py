@@ -29,6 +29,7 @@ from distro.providers import build_provider
 from distro.providers.base import OutboundEmail
 from distro.providers.smtp import MESSAGE_ID_HEADER, Security, SmtpProvider
 from tests.conftest import make_settings
+from tests.factories import outbound_email
 
 # aiosmtpd warns (as it should) when a test relay takes AUTH without TLS; that is on purpose here.
 pytestmark = pytest.mark.filterwarnings(
@@ -171,20 +172,7 @@ def provider_for(port: int, *, security: Security = "none", **options: Any) -> S
 
 
 def outbound(message_id: int, to: str = "jo@news.example", **fields: Any) -> OutboundEmail:
-    values: dict[str, Any] = {
-        "message_id": message_id,
-        "to_email": to,
-        "subject": f"Release {message_id}",
-        "html": f"<p>News {message_id}</p>",
-        "text": f"News {message_id}",
-        "from_email": "press@acme.example",
-        "headers": {
-            "List-Unsubscribe": UNSUBSCRIBE,
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
-    }
-    values.update(fields)
-    return OutboundEmail(**values)
+    return outbound_email(message_id, to, unsubscribe=UNSUBSCRIBE, **fields)
 
 
 def bodies(message: EmailMessage) -> dict[str, str]:

@@ -326,11 +326,12 @@ class Sender:
                 failures[recipient.message_id] = str(exc)
         return emails, failures
 
-    def reconcile(self) -> int:
-        """Ask lookup providers about messages whose send answer was lost; return how many
-        were settled (found: sent; not found: queued again)."""
+    def reconcile(self, recovery: dict[str, queue.Recovery]) -> int:
+        """Ask lookup providers (per ``recovery``, from ProviderPool.recovery) about messages
+        whose send answer was lost; return how many were settled (found: sent; not found:
+        queued again)."""
         settled = 0
-        for name, way in self.providers.recovery().items():
+        for name, way in recovery.items():
             if way is not queue.Recovery.LOOKUP:
                 continue
             provider = self.providers.get(name)
