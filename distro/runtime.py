@@ -75,7 +75,9 @@ class Worker:
             log.exception("firing send %d failed; the next sync retries it", send_id)
             return
         log.info("send %d: %s", send_id, outcome)
-        if outcome == FireOutcome.STARTED:
+        if outcome in (FireOutcome.STARTED, FireOutcome.NOT_DUE):
+            # NOT_DUE is mostly another worker having just fired it: help with it at once
+            # rather than at the next poll (a claim that finds nothing costs little).
             self._wake.set()
 
     def housekeeping(self) -> None:

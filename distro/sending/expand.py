@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from distro.audience.targeting import audience_contact_ids, send_expression
 from distro.config import Settings
+from distro.db import writing
 from distro.errors import NotFoundError
 from distro.models import (
     Contact,
@@ -64,8 +65,11 @@ def fire_send(
     *,
     ignore_lateness: bool = False,
 ) -> FireOutcome:
-    """Fire a due ``scheduled`` send; ``ignore_lateness`` when staff want it out however late."""
-    with engine.begin() as conn:
+    """Fire a due ``scheduled`` send; ``ignore_lateness`` when staff want it out however late.
+
+    Every worker's scheduler fires the same send at its moment: on SQLite the losers queue for
+    the writer's turn and wake the moment the winner has expanded the audience."""
+    with writing(engine) as conn:
         send = lock_send(conn, send_id)
         if send is None or send.status != SendStatus.SCHEDULED or send.scheduled_at > now:
             return FireOutcome.NOT_DUE
