@@ -11,6 +11,7 @@ connections and needs neither.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -21,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -58,11 +60,26 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_deserializer=load_json,
+        )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        parsed, pool_pre_ping=True, pool_size=10, max_overflow=10, json_deserializer=load_json
+    )
+
+
+def load_json(text: str | bytes) -> Any:
+    """JSON columns as read back: orjson, since a send reads every recipient's custom fields;
+    the standard library for what orjson refuses but ``json.dumps`` may have written (NaN)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import email.utils
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -57,11 +58,25 @@ class OutboundEmail(NamedTuple):
 
     @property
     def sender(self) -> str:
-        return email.utils.formataddr((self.from_name, self.from_email))
+        return format_address(self.from_name, self.from_email)
 
     @property
     def recipient(self) -> str:
-        return email.utils.formataddr((self.to_name, self.to_email))
+        return format_address(self.to_name, self.to_email)
+
+
+# A display name of ASCII letters, digits and spaces needs no quoting or encoding.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9 ]+")
+
+
+def format_address(name: str, address: str) -> str:
+    """``email.utils.formataddr((name, address))``, with the common plain name (formatted once
+    per recipient of every send) done without the general path's checks."""
+    if not name:
+        return address
+    if _PLAIN_NAME.fullmatch(name):
+        return f"{name} <{address}>"
+    return email.utils.formataddr((name, address))
 
 
 class SendResult(NamedTuple):

@@ -133,6 +133,9 @@ class Composer:
         sending = settings.sending
         self.notice = embargo_notice and release.embargo_at is not None
         self._local_lift: dict[str, str] = {}
+        # Read per recipient: plain strings, not the release's instrumented ORM attributes.
+        self._web_copy_url = f"{self.base_url}/releases/{release.slug}?t="
+        self._tag = f"release-{release.id}"
         self.prepared = PreparedRelease(
             environment,
             template,
@@ -162,8 +165,10 @@ class Composer:
 
     def _lift_where_they_are(self, zone_name: str) -> str:
         """' That is 12:00 EST where you are.' for a contact in another zone, else ''."""
+        if not self.notice or not zone_name:
+            return ""
         lift = self.release.embargo_at
-        if not self.notice or lift is None or not zone_name:
+        if lift is None:
             return ""
         if zone_name not in self._local_lift:
             try:
@@ -182,8 +187,7 @@ class Composer:
         return {
             "unsubscribe": f"{self.base_url}/u/"
             + self.signer.sign(LinkPurpose.UNSUBSCRIBE, message_id),
-            "view_online": f"{self.base_url}/releases/{self.release.slug}?t="
-            + self.signer.sign(LinkPurpose.WEB_COPY, message_id),
+            "view_online": self._web_copy_url + self.signer.sign(LinkPurpose.WEB_COPY, message_id),
         }
 
     def values(self, message_id: int, contact: ContactFields) -> dict[str, Any]:
@@ -223,6 +227,6 @@ class Composer:
             html=rendered.html,
             text=rendered.text,
             headers=headers,
-            tag=f"release-{self.release.id}",
+            tag=self._tag,
             idempotency_key=f"distro-message-{message_id}",
         )
