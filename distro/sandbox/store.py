@@ -106,7 +106,8 @@ class SandboxStore:
             self._messages.append(message)
             self._by_ref[message.ref] = message
             self._by_id.setdefault(message.message_id, message)
-            self._counts.update(message.recipients)
+            for recipient in message.recipients:  # Counter.update costs more for one or two
+                self._counts[recipient] += 1
             self._apis[message.api] += 1
             if self.max_messages is not None and len(self._messages) > self.max_messages:
                 self._evict_oldest_locked()

@@ -9,6 +9,7 @@ names the rule in the same style.
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,6 +99,8 @@ def _mailboxes(value: str) -> list[str]:
 
 def parse_addresses(field_name: str, value: str) -> list[str]:
     """The addr-specs (lower-cased) in an address list header, or Invalid like Postmark."""
+    if not value:  # Cc, Bcc and ReplyTo are mostly absent
+        return []
     found: list[str] = []
     for address in _mailboxes(value):
         address = address.strip()
@@ -122,6 +125,12 @@ def parse_addresses(field_name: str, value: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_repeated(field_name: str, value: str) -> tuple[str, ...]:
+    """``parse_addresses`` for fields every message of a send repeats (From, ReplyTo)."""
+    return tuple(parse_addresses(field_name, value))
+
+
 def _headers(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     value = raw.get("Headers")
     if value is None:
@@ -140,15 +149,19 @@ def _headers(raw: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
+METADATA_PROBLEM = "Invalid 'Metadata' value: expected an object of string values."
+
+
 def _metadata(raw: Mapping[str, Any]) -> dict[str, str]:
     value = raw.get("Metadata")
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise _invalid("Invalid 'Metadata' value: expected an object of string values.")
-    return dict(value)
+    if not isinstance(value, dict):
+        raise _invalid(METADATA_PROBLEM)
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise _invalid(METADATA_PROBLEM)
+    return value  # freshly parsed JSON: nobody else holds it
 
 
 def _check_tracking(raw: Mapping[str, Any]) -> None:
@@ -167,7 +180,7 @@ def validate_message(raw: Any) -> ValidMessage:
     if not isinstance(raw, dict):
         raise _invalid("Incompatible JSON: each message must be a JSON object.", INCOMPATIBLE_JSON)
     sender = _string(raw, "From")
-    senders = parse_addresses("From", sender) if sender.strip() else []
+    senders = _parse_repeated("From", sender) if sender.strip() else ()
     if len(senders) != 1:
         raise _invalid(f"Invalid 'From' address: '{sender}'.")
     to, cc, bcc = _string(raw, "To"), _string(raw, "Cc"), _string(raw, "Bcc")
@@ -181,7 +194,7 @@ def validate_message(raw: Any) -> ValidMessage:
             f"email message (To, Cc and Bcc together); this one has {len(recipients)}."
         )
     reply_to = _string(raw, "ReplyTo")
-    parse_addresses("ReplyTo", reply_to)
+    _parse_repeated("ReplyTo", reply_to)
     html_body, text_body = _string(raw, "HtmlBody"), _string(raw, "TextBody")
     if not html_body and not text_body:
         raise _invalid("Provide either email TextBody or HtmlBody or both.")
