@@ -114,6 +114,45 @@ class EmbargoSettings(_Section):
     trusted_tag: str = Field(default="embargo-ok", min_length=1)
 
 
+class OutgoingWebhookSettings(_Section):
+    """Delivery of our normalised events to staff-registered URLs (distro.outgoing)."""
+
+    # How often each worker looks for events to deliver.
+    interval_seconds: float = Field(default=2.0, gt=0, le=3600)
+    # Events per POST at most.
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    # How long a receiver gets to answer; past it the batch is retried.
+    timeout_seconds: float = Field(default=10, gt=0, le=300)
+    # A failed batch waits base * 2^(failures-1), jittered, capped, and never less than the
+    # receiver's Retry-After (itself honoured up to max_retry_after_seconds).
+    retry_base_seconds: float = Field(default=10, gt=0, le=3600)
+    retry_cap_seconds: float = Field(default=900, gt=0, le=86_400)
+    max_retry_after_seconds: float = Field(default=3600, ge=0, le=86_400)
+    # An endpoint is marked failing (and left alone until resumed) once it has failed this many
+    # times in a row AND the first of those failures is this old.
+    give_up_failures: int = Field(default=20, ge=1, le=10_000)
+    give_up_after_seconds: float = Field(default=86_400, ge=0, le=30 * 86_400)
+    # PostgreSQL only: events younger than this wait, so an id committed late is not skipped.
+    settle_seconds: float = Field(default=5, ge=0, le=600)
+    # Delivery log rows older than this are deleted.
+    log_retention_days: int = Field(default=30, ge=1, le=3650)
+
+
+class SuppressionSettings(_Section):
+    """When soft bounces put an address on the suppression list (hard ones do at once)."""
+
+    soft_bounce_limit: int = Field(default=3, ge=1, le=1000)
+    soft_bounce_window_days: float = Field(default=30, gt=0, le=3650)
+
+
+class TrackingSettings(_Section):
+    # Open pixel and click redirect on distro's own links; a send can also switch them off.
+    enabled: bool = True
+    # An open or click this soon after delivery (or the hand-over, before a delivery report) is
+    # a machine's: a privacy proxy fetching images, or a security scanner following links.
+    machine_seconds: float = Field(default=10, ge=0, le=3600)
+
+
 class _ProviderBase(_Section):
     base_url: str
     # Messages per second handed to this provider by one process; 0 = no limit.
@@ -144,7 +183,10 @@ class SendgridProvider(_ProviderBase):
     type: Literal["sendgrid"]
     base_url: str = "https://api.sendgrid.com"
     api_key: SecretStr
+    # The Signed Event Webhook's public key (base64 DER); empty: its webhooks are refused.
     webhook_public_key: str = ""
+    # How old a signed webhook's timestamp may be (and how far ahead of our clock), seconds.
+    webhook_max_age_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class MailgunProvider(_ProviderBase):
@@ -153,6 +195,8 @@ class MailgunProvider(_ProviderBase):
     api_key: SecretStr
     domain: str
     webhook_signing_key: SecretStr = SecretStr("")
+    # How old a signed webhook's timestamp may be (and how far ahead of our clock), seconds.
+    webhook_max_age_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
 
 class SesProvider(_ProviderBase):
@@ -162,6 +206,14 @@ class SesProvider(_ProviderBase):
     access_key_id: str
     secret_access_key: SecretStr
     configuration_set: str = ""
+    # The SNS topic the configuration set publishes to; its notifications name it (TopicArn).
+    # Empty: SES webhooks are refused.
+    webhook_topic_arn: str = ""
+    # SNS retries a notification (same signature, same Timestamp) for up to an hour.
+    webhook_max_age_seconds: float = Field(default=3600.0, gt=0, le=86_400)
+    # One exact SigningCertURL trusted besides AWS's https://sns.<region>.amazonaws.com/*.pem:
+    # only for distro's sandbox (http://HOST:PORT/keys/sns-cert.pem).
+    webhook_trusted_cert_url: str = ""
 
 
 class ResendProvider(_ProviderBase):
@@ -213,6 +265,9 @@ class Settings(_Section):
     scheduler: SchedulerSettings = SchedulerSettings()
     templates: TemplateSettings = TemplateSettings()
     embargo: EmbargoSettings = EmbargoSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    outgoing_webhooks: OutgoingWebhookSettings = OutgoingWebhookSettings()
+    suppression: SuppressionSettings = SuppressionSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # Where the settings came from, for messages; not a config key.
     source: str = Field(default="built-in defaults", exclude=True)
