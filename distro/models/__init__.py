@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers every table."""
 
 from distro.models.audience import (
+    BeatOptOut,
     Contact,
     ContactBeat,
     ContactList,
@@ -11,12 +12,22 @@ from distro.models.audience import (
     SuppressionLog,
     SuppressionReason,
 )
+from distro.models.outgoing import OutgoingDelivery, OutgoingWebhook
 from distro.models.release import Release, ReleaseStatus
+from distro.models.reporting import (
+    MessageOutcome,
+    ReportBounce,
+    ReportLink,
+    ReportRollup,
+    ReportSnapshot,
+    ReportTimeline,
+)
 from distro.models.sending import Message, MessageStatus, Send, SendStatus
 from distro.models.tracking import Event, EventType
 from distro.models.types import UTCDateTime, utcnow
 
 __all__ = [
+    "BeatOptOut",
     "Contact",
     "ContactBeat",
     "ContactList",
@@ -25,9 +36,17 @@ __all__ = [
     "EventType",
     "ListMember",
     "Message",
+    "MessageOutcome",
     "MessageStatus",
+    "OutgoingDelivery",
+    "OutgoingWebhook",
     "Release",
     "ReleaseStatus",
+    "ReportBounce",
+    "ReportLink",
+    "ReportRollup",
+    "ReportSnapshot",
+    "ReportTimeline",
     "Segment",
     "Send",
     "SendStatus",

@@ -60,6 +60,23 @@ class ContactBeat(SQLModel, table=True):
     beat: str = Field(max_length=100, primary_key=True)
 
 
+class BeatOptOut(SQLModel, table=True):
+    """A beat a contact said, in the preference centre, they no longer want releases about.
+
+    Their ``contact_beats`` stay as staff keep them; sends whose segment selects by that beat
+    leave the contact out (see ``distro.audience.preferences``).
+    """
+
+    __tablename__ = "beat_opt_outs"
+    __table_args__ = (Index("ix_beat_opt_outs_beat", "beat", "contact_id"),)
+
+    contact_id: int = Field(foreign_key="contacts.id", primary_key=True, ondelete="CASCADE")
+    beat: str = Field(max_length=100, primary_key=True)
+    # The message whose link they used, for the record.
+    message_id: int | None = Field(default=None, foreign_key="messages.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class ContactTag(SQLModel, table=True):
     __tablename__ = "contact_tags"
     __table_args__ = (Index("ix_contact_tags_tag", "tag", "contact_id"),)
@@ -98,6 +115,7 @@ class Segment(SQLModel, table=True):
 class SuppressionReason(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"  # after suppression.soft_bounce_limit soft bounces in the window
     COMPLAINT = "complaint"
     DO_NOT_CONTACT = "do_not_contact"
 

@@ -98,3 +98,8 @@ class Message(SQLModel, table=True):
     queued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The recipient as addressed when the send fired, for reports broken down by them (the
+    # contact may change later; a report describes the send as it went out).
+    outlet: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    region: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": ""})
+    beats: list[str] | None = Field(default=None, sa_type=JSON)
