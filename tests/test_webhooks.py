@@ -3,21 +3,36 @@ status, automatic suppression; and the RFC 8058 one-click unsubscribe."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from distro.config import SandboxProvider
-from distro.models import Event, MessageStatus, Suppression
+from distro.config import SandboxProvider, SuppressionSettings, load_settings
+from distro.errors import ConfigError
+from distro.models import (
+    Event,
+    EventType,
+    Message,
+    MessageStatus,
+    Suppression,
+    SuppressionLog,
+    SuppressionReason,
+)
 from distro.models.types import utcnow
 from distro.providers import sandbox_webhook_password
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.sending.expand import fire_send
 from distro.sending.schedule import Audience, schedule_send
+from distro.tracking import summary
+from distro.tracking.events import NormalisedEvent, store_events
 from distro.tracking.links import LinkPurpose, LinkSigner
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release, messages_of
@@ -193,3 +208,246 @@ def test_one_click_unsubscribe(live: LiveDistro) -> None:
     # Forged and cross-purpose tokens are refused.
     assert httpx.post(f"{live.url}/u/{token}x", timeout=10).status_code == 404
     assert httpx.get(f"{live.url}/u/not-a-token", timeout=10).status_code == 404
+
+
+# --- the store path: one transaction per batch, both databases ------------------------------
+
+
+def store_event(
+    provider_event_id: str,
+    type_: EventType,
+    recipient: str,
+    *,
+    message_id: int | None = None,
+    at: datetime | None = None,
+    **detail: Any,
+) -> NormalisedEvent:
+    return NormalisedEvent(
+        type=type_,
+        provider_event_id=provider_event_id,
+        occurred_at=at or utcnow(),
+        recipient=recipient,
+        message_id=message_id,
+        detail=detail,
+    )
+
+
+def suppression_rows(engine: Engine) -> dict[str, tuple[str, int | None, str]]:
+    with Session(engine) as session:
+        rows = session.exec(select(Suppression)).scalars().all()  # type: ignore[call-overload]
+        return {r.email: (r.reason, r.event_id, r.note) for r in rows}
+
+
+def test_soft_bounces_suppress_after_the_limit_within_the_window(any_engine: Engine) -> None:
+    rules = SuppressionSettings(soft_bounce_limit=3, soft_bounce_window_days=30)
+    old = utcnow() - timedelta(days=31)
+    soft: dict[str, Any] = {"bounce_type": "soft", "description": "mailbox full"}
+    first = [
+        store_event("s-old", EventType.BOUNCED, "Jo@news.example", at=old, **soft),
+        store_event("s-1", EventType.BOUNCED, "jo@news.example", **soft),
+        store_event("s-2", EventType.BOUNCED, "jo@news.example", **soft),
+        store_event("d-1", EventType.DEFERRED, "jo@news.example", **soft),  # not a bounce
+    ]
+    assert store_events(any_engine, "postmark", first, rules=rules) == 4
+    assert suppression_rows(any_engine) == {}  # the old one is outside the window
+    third = store_event("s-3", EventType.BOUNCED, "jo@news.example", **soft)
+    assert store_events(any_engine, "postmark", [third], rules=rules) == 1
+    ((email, (reason, event_id, note)),) = suppression_rows(any_engine).items()
+    assert (email, reason) == ("jo@news.example", SuppressionReason.SOFT_BOUNCE)
+    assert note == "3 soft bounces within 30 days: mailbox full"
+    with Session(any_engine) as session:
+        cause = session.get(Event, event_id)
+        assert cause is not None
+        assert cause.provider_event_id == "s-3"
+        (entry,) = session.exec(select(SuppressionLog)).scalars().all()  # type: ignore[call-overload]
+    assert (entry.reason, entry.action) == (SuppressionReason.SOFT_BOUNCE, "added")
+    assert f"event {event_id} (s-3)" in entry.note
+
+
+def test_soft_bounce_limit_comes_from_config(any_engine: Engine) -> None:
+    rules = SuppressionSettings(soft_bounce_limit=1)
+    bounce = store_event("s-1", EventType.BOUNCED, "jo@news.example", bounce_type="soft")
+    assert store_events(any_engine, "sandbox", [bounce], rules=rules) == 1
+    assert suppression_rows(any_engine)["jo@news.example"][0] == SuppressionReason.SOFT_BOUNCE
+
+
+def test_a_batch_moves_messages_forward_only_and_dedupes_within_itself(
+    any_engine: Engine, live_distro_factory: Callable[..., LiveDistro]
+) -> None:
+    live = live_distro_factory(any_engine)
+    send_id = fired_send(live, 2)
+    first, second = messages_of(any_engine, send_id)
+    assert first.id is not None
+    assert second.id is not None
+    batch = [
+        store_event("o-1", EventType.OPENED, first.email, message_id=first.id),
+        store_event("d-1", EventType.DELIVERED, first.email, message_id=first.id),
+        store_event("d-1", EventType.DELIVERED, first.email, message_id=first.id),  # repeated
+        store_event("d-2", EventType.DELIVERED, second.email, message_id=second.id),
+        store_event(
+            "u-2", EventType.UNSUBSCRIBED, second.email, message_id=second.id, scope="beats"
+        ),
+        store_event("x-1", EventType.DELIVERED, "nobody@else.example", message_id=10**9),
+    ]
+    assert store_events(any_engine, "sandbox", batch) == 5
+    late = store_event("d-3", EventType.DELIVERED, first.email, message_id=first.id)
+    assert store_events(any_engine, "sandbox", [late]) == 1
+    statuses = {m.id: m.status for m in messages_of(any_engine, send_id)}
+    assert statuses == {first.id: MessageStatus.OPENED, second.id: MessageStatus.UNSUBSCRIBED}
+    assert suppression_rows(any_engine) == {}  # an unsubscribe from some beats is not one
+    with Session(any_engine) as session:
+        stranger = (
+            session.exec(  # type: ignore[call-overload]
+                select(Event).where(Event.provider_event_id == "x-1")  # type: ignore[arg-type]
+            )
+            .scalars()
+            .one()
+        )
+    assert stranger.message_id is None
+
+
+def test_a_batch_is_all_or_nothing(
+    any_engine: Engine,
+    live_distro_factory: Callable[..., LiveDistro],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    live = live_distro_factory(any_engine)
+    (message,) = messages_of(any_engine, fired_send(live, 1))
+    bounce = store_event(
+        "g-1", EventType.BOUNCED, message.email, message_id=message.id, bounce_type="hard"
+    )
+
+    def fail(conn: Any, stored: Any) -> None:  # the last step of the transaction goes wrong
+        raise OperationalError("UPDATE messages", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(summary, "record_outcomes", fail)
+    with pytest.raises(SQLAlchemyError):
+        store_events(any_engine, "sandbox", [bounce])
+    assert event_count(any_engine) == 0
+    assert suppression_rows(any_engine) == {}
+    assert messages_of(any_engine, message.send_id)[0].status == MessageStatus.QUEUED
+    naive = store_event("b-1", EventType.DELIVERED, "b@news.example", at=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="no time zone"):
+        store_events(any_engine, "sandbox", [naive])
+
+
+def test_summary_hears_of_new_matched_events_only(
+    any_engine: Engine,
+    live_distro_factory: Callable[..., LiveDistro],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    heard: list[list[Any]] = []
+    original = summary.record_outcomes
+
+    def spy(conn: Any, stored: Any) -> None:
+        heard.append(list(stored))
+        original(conn, stored)
+
+    monkeypatch.setattr(summary, "record_outcomes", spy)
+    live = live_distro_factory(any_engine)
+    (message,) = messages_of(any_engine, fired_send(live, 1))
+    assert message.id is not None
+    delivered = store_event("d-1", EventType.DELIVERED, message.email, message_id=message.id)
+    stranger = store_event("d-2", EventType.DELIVERED, "x@else.example")
+    store_events(any_engine, "sandbox", [delivered, stranger])
+    store_events(any_engine, "sandbox", [delivered])  # a repeat: nothing new
+    ((item,),) = heard
+    assert (item.message_id, item.event) == (message.id, delivered)
+    assert isinstance(item.event_id, int)
+
+
+def test_postmark_events_keep_the_raw_payload_and_two_accounts_stay_apart(
+    engine: Engine, live_distro_factory: Callable[..., LiveDistro]
+) -> None:
+    live = live_distro_factory(
+        engine,
+        providers={
+            "pm_a": {
+                "type": "postmark",
+                "server_token": "a",
+                "webhook_username": "hooks",
+                "webhook_password": "password-a",
+            },
+            "pm_b": {
+                "type": "postmark",
+                "server_token": "b",
+                "webhook_username": "hooks",
+                "webhook_password": "password-b",
+            },
+        },
+    )
+    payload = delivery(123, "x@else.example", "pm-9")
+    assert post(live, payload, ("hooks", "password-b")).status_code == 200
+    assert post(live, {**payload, "MessageID": "pm-10"}, ("hooks", "password-a")).status_code == 200
+    with Session(engine) as session:
+        rows = session.exec(select(Event).order_by(Event.id)).scalars().all()  # type: ignore[call-overload, arg-type]
+    assert [r.provider for r in rows] == ["pm_b", "pm_a"]
+    assert rows[0].detail["raw"]["MessageID"] == "pm-9"
+    assert rows[0].detail["mta_response"] == "smtp;250 2.0.0 OK"
+
+
+def test_suppression_rules_are_configured_like_every_other_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config.toml here: built-in defaults
+    assert load_settings(None, environ={}).suppression == SuppressionSettings(
+        soft_bounce_limit=3, soft_bounce_window_days=30
+    )
+    settings = load_settings(
+        None,
+        environ={
+            "DISTRO_SUPPRESSION__SOFT_BOUNCE_LIMIT": "5",
+            "DISTRO_SUPPRESSION__SOFT_BOUNCE_WINDOW_DAYS": "7",
+        },
+    )
+    assert (
+        settings.suppression.soft_bounce_limit,
+        settings.suppression.soft_bounce_window_days,
+    ) == (
+        5,
+        7,
+    )
+    with pytest.raises(ConfigError, match=r"suppression\.soft_bounce_limit"):
+        load_settings(None, environ={"DISTRO_SUPPRESSION__SOFT_BOUNCE_LIMIT": "0"})
+
+
+def test_concurrent_batches_on_the_same_messages_do_not_deadlock(
+    any_engine: Engine, live_distro_factory: Callable[..., LiveDistro]
+) -> None:
+    """Two providers' batches touching the same messages in opposite orders, at once: inserting
+    events takes key-share locks on their messages (the foreign key), so locking those messages
+    FOR UPDATE before moving them forward would deadlock on PostgreSQL."""
+    live = live_distro_factory(any_engine)
+    messages = messages_of(any_engine, fired_send(live, 40))
+    problems: list[BaseException] = []
+
+    def store(prefix: str, order: list[Message]) -> None:
+        try:
+            for round_ in range(8):
+                batch = [
+                    store_event(
+                        f"{prefix}-{round_}-{m.id}", EventType.OPENED, m.email, message_id=m.id
+                    )
+                    for m in order
+                ]
+                store_events(any_engine, prefix, batch)
+        except BaseException as exc:
+            problems.append(exc)
+
+    threads = [
+        threading.Thread(target=store, args=(name, order))
+        for name, order in (
+            ("a", messages),
+            ("b", messages[::-1]),
+            ("c", messages[::2] + messages[1::2]),
+        )
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not problems, problems
+    assert event_count(any_engine) == 3 * 8 * 40
+    assert {m.status for m in messages_of(any_engine, messages[0].send_id)} == {
+        MessageStatus.OPENED
+    }

@@ -1,20 +1,30 @@
 """Storing normalised events: deduplicated, matched to their message, moving it forward only.
 
-Every source (provider webhooks, our unsubscribe link, later the open pixel and click redirect)
-reduces what it heard to ``NormalisedEvent`` and calls ``store_events``. A provider retrying a
-webhook repeats its event id, which the unique (provider, provider_event_id) constraint absorbs.
+Every source (provider webhooks, our own links) reduces what it heard to ``NormalisedEvent`` and
+calls ``store_events``. A batch (SendGrid posts up to 1000 events) is stored in one transaction
+with a constant number of statements, whatever its size: messages are matched with ``IN``
+queries, events go in as one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (a
+provider retrying a webhook repeats its event id, which the unique (provider, provider_event_id)
+constraint absorbs), statuses move with one ``UPDATE`` per target status, and suppressions are
+added together. Only events that are new change anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Table, select, update
+import orjson
+from sqlalchemy import Connection, Engine, Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from distro.config import SuppressionSettings
+from distro.db import writing
 from distro.models import (
     Event,
     EventType,
@@ -30,6 +40,16 @@ EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
+
+#: Values per IN list: far below SQLite's and PostgreSQL's limits on bound parameters.
+CHUNK = 900
+#: Events per INSERT statement (nine values each).
+INSERT_ROWS = 1000
+# Column widths (see distro.models.tracking.Event): longer values would fail on PostgreSQL,
+# and a failed store is answered 5xx, which the provider would retry forever.
+_ID_WIDTH = 300
+_RECIPIENT_WIDTH = 320
+_NOTE_WIDTH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,111 +93,392 @@ EVENT_STATUS: dict[EventType, MessageStatus] = {
     EventType.UNSUBSCRIBED: MessageStatus.UNSUBSCRIBED,
 }
 
+DEFAULT_RULES = SuppressionSettings()
+
+
+class Match(NamedTuple):
+    """The message an event belongs to."""
+
+    id: int
+    email: str
+
+
+class _Cause(NamedTuple):
+    """The event that puts an address on the suppression list, and why."""
+
+    reason: str
+    event_id: int
+    event: NormalisedEvent
+    why: str
+
 
 def suppression_reason(event: NormalisedEvent) -> SuppressionReason | None:
-    """Which events put the address on the suppression list at once."""
+    """Which events put the address on the suppression list at once.
+
+    An unsubscribe from some beats only (``scope`` "beats", the preference centre) is not one.
+    """
     if event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "hard":
         return SuppressionReason.HARD_BOUNCE
     if event.type == EventType.COMPLAINED:
         return SuppressionReason.COMPLAINT
-    if event.type == EventType.UNSUBSCRIBED:
+    if event.type == EventType.UNSUBSCRIBED and event.detail.get("scope") != "beats":
         return SuppressionReason.UNSUBSCRIBED
     return None
 
 
-def store_events(engine: Engine, provider: str, events: Sequence[NormalisedEvent]) -> int:
+def is_soft_bounce(event: NormalisedEvent) -> bool:
+    return event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "soft"
+
+
+def store_events(
+    engine: Engine,
+    provider: str,
+    events: Sequence[NormalisedEvent],
+    *,
+    rules: SuppressionSettings = DEFAULT_RULES,
+) -> int:
     """Store a batch in one transaction; return how many were new (not repeats)."""
-    stored = 0
-    with engine.begin() as conn:
-        for event in events:
-            stored += _store_one(conn, provider, event)
-    return stored
+    if not events:
+        return 0
+    with writing(engine) as conn:
+        return len(store_in(conn, provider, events, rules))
 
 
-def _store_one(conn: Connection, provider: str, event: NormalisedEvent) -> int:
-    message = _match(conn, provider, event)
-    insert = _insert_ignoring_conflicts(conn, EVENTS)
-    event_id = conn.scalar(
-        insert.values(
-            message_id=message.id if message else None,
-            provider=provider,
-            provider_event_id=event.provider_event_id,
-            provider_message_id=event.provider_message_id,
-            type=event.type,
-            recipient=event.recipient or (message.email if message else ""),
-            occurred_at=event.occurred_at,
-            received_at=utcnow(),
-            detail=event.detail,
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "provider_event_id"])
-        .returning(EVENTS.c.id)
-    )
-    if event_id is None:
-        return 0  # a repeat of an event already stored
-    if message is not None:
-        _advance(conn, message.id, EVENT_STATUS.get(event.type))
-    reason = suppression_reason(event)
-    address = (message.email if message else event.recipient).strip().lower()
-    if reason is not None and address:
-        source = f"{provider} {event.type} event"
-        note = str(event.detail.get("description", ""))[:1000]
-        suppressed = conn.scalar(
-            _insert_ignoring_conflicts(conn, SUPPRESSIONS)
-            .values(
-                email=address,
-                reason=reason,
-                source=source,
-                note=note,
-                event_id=event_id,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["email"])
-            .returning(SUPPRESSIONS.c.id)
-        )
-        if suppressed is not None:  # logged only when this event added it
-            conn.execute(
-                SUPPRESSION_LOG.insert().values(
-                    email=address,
-                    action="added",
-                    reason=reason,
-                    source=source,
-                    note=f"event {event_id} ({event.provider_event_id})"
-                    + (f": {note}" if note else ""),
-                    forced=False,
-                    at=utcnow(),
-                )
-            )
-    return 1
+def store_in(
+    conn: Connection,
+    provider: str,
+    events: Sequence[NormalisedEvent],
+    rules: SuppressionSettings = DEFAULT_RULES,
+) -> list[tuple[int, NormalisedEvent, Match | None]]:
+    """Store ``events`` inside the caller's transaction; return the new ones with their row id
+    and matched message (repeats of stored events, and of each other, are left out)."""
+    unique = _unique(events)
+    matches = _match_all(conn, provider, unique)
+    now = utcnow()
+    rows = _rows(conn, provider, unique, matches, now)
+    inserted = _insert_events(conn, rows)
+    new = [
+        (inserted[row[_KEY]], event, match)
+        for row, event, match in zip(rows, unique, matches, strict=True)
+        if row[_KEY] in inserted
+    ]
+    if not new:
+        return []
+    _advance(conn, new, now)
+    _suppress(conn, provider, new, rules, now)
+    stored = [(event_id, match.id, event) for event_id, event, match in new if match is not None]
+    if stored:
+        # Imported here: the summary module imports NormalisedEvent from this one.
+        from distro.tracking import summary
+
+        summary.record_outcomes(conn, [summary.StoredEvent(*item) for item in stored])
+    return new
 
 
-def _match(conn: Connection, provider: str, event: NormalisedEvent) -> Any:
+def _unique(events: Sequence[NormalisedEvent]) -> list[NormalisedEvent]:
+    """The first of each event id (as stored), in order."""
+    seen: set[str] = set()
+    unique: list[NormalisedEvent] = []
+    for event in events:
+        key = _fit_id(event.provider_event_id)
+        if key not in seen:
+            seen.add(key)
+            unique.append(event)
+    return unique
+
+
+# --- matching ----------------------------------------------------------------------------------
+
+
+def _match_all(
+    conn: Connection, provider: str, events: Sequence[NormalisedEvent]
+) -> list[Match | None]:
+    """Each event's message: by our own id, else by the provider's message id (and recipient,
+    since SendGrid and Mailgun give every message of one request the same id)."""
     m = MESSAGES
-    columns = (m.c.id, m.c.email)
-    if event.message_id is not None:
-        row = conn.execute(select(*columns).where(m.c.id == event.message_id)).one_or_none()
-        if row is not None:
-            return row
-    if event.provider_message_id:
-        query = select(*columns).where(
-            m.c.provider_message_id == event.provider_message_id, m.c.provider == provider
-        )
-        if event.recipient:
-            query = query.where(m.c.email == event.recipient.strip().lower())
-        return conn.execute(query.limit(1)).one_or_none()
-    return None
-
-
-def _advance(conn: Connection, message_id: int, status: MessageStatus | None) -> None:
-    if status is None:
-        return
-    lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-    conn.execute(
-        update(MESSAGES)
-        .where(MESSAGES.c.id == message_id, MESSAGES.c.status.in_(lower))
-        .values(status=status, updated_at=utcnow())
+    own = sorted({e.message_id for e in events if e.message_id is not None})
+    by_id: dict[int, Match] = {}
+    for chunk in _chunks(own):
+        for message_id, email in conn.execute(select(m.c.id, m.c.email).where(m.c.id.in_(chunk))):
+            by_id[message_id] = Match(message_id, email)
+    found: list[Match | None] = [
+        by_id.get(e.message_id) if e.message_id is not None else None for e in events
+    ]
+    wanted = sorted(
+        {
+            e.provider_message_id
+            for e, match in zip(events, found, strict=True)
+            if match is None and e.provider_message_id
+        }
     )
+    by_provider_id: dict[str, list[Match]] = defaultdict(list)
+    for chunk in _chunks(wanted):
+        query = select(m.c.id, m.c.email, m.c.provider_message_id).where(
+            m.c.provider == provider, m.c.provider_message_id.in_(chunk)
+        )
+        for message_id, email, provider_id in conn.execute(query.order_by(m.c.id)):
+            by_provider_id[provider_id].append(Match(message_id, email))
+    for index, event in enumerate(events):
+        if found[index] is None and event.provider_message_id:
+            found[index] = _pick(by_provider_id.get(event.provider_message_id, []), event)
+    return found
 
 
-def _insert_ignoring_conflicts(conn: Connection, table: Table) -> Any:
+def _pick(candidates: list[Match], event: NormalisedEvent) -> Match | None:
+    recipient = _address(event.recipient)
+    if recipient:
+        return next((c for c in candidates if c.email.lower() == recipient), None)
+    return candidates[0] if len(candidates) == 1 else None  # ambiguous without a recipient
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def _rows(
+    conn: Connection,
+    provider: str,
+    events: Sequence[NormalisedEvent],
+    matches: Sequence[Match | None],
+    now: datetime,
+) -> list[tuple[Any, ...]]:
+    """Each event as the values of ``_COLUMNS``, bound the way the column types bind them."""
+    stamp = EVENTS.c.occurred_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    bind: Any = stamp or (lambda value: value)
+    received_at = bind(now)
+    moments: dict[datetime, Any] = {}  # a batch's events share few distinct moments
+    rows = []
+    for event, match in zip(events, matches, strict=True):
+        occurred_at = moments.get(event.occurred_at)
+        if occurred_at is None:
+            if event.occurred_at.tzinfo is None:
+                raise ValueError(f"event {event.provider_event_id}: occurred_at has no time zone")
+            occurred_at = moments[event.occurred_at] = bind(event.occurred_at)
+        rows.append(
+            (
+                match.id if match else None,
+                provider,
+                _fit_id(event.provider_event_id),
+                _clean(event.provider_message_id or "")[:_ID_WIDTH] or None,
+                str(event.type),
+                (match.email if match else _address(event.recipient))[:_RECIPIENT_WIDTH],
+                occurred_at,
+                received_at,
+                _json(event.detail),
+            )
+        )
+    return rows
+
+
+_COLUMNS = (
+    "message_id, provider, provider_event_id, provider_message_id, type, recipient, "
+    "occurred_at, received_at, detail"
+)
+_KEY = 2  # provider_event_id's place in a row
+
+
+def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, int]:
+    """Insert the rows as they are listed (so event ids follow the provider's order), skipping
+    event ids already stored; return {provider_event_id: id} of the new ones.
+
+    One multi-row statement per thousand rows, written out here: going through SQLAlchemy's
+    per-value type processing costs more than the database does for a SendGrid batch.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    row = "(" + ", ".join([mark] * 8 + [f"{mark}::json" if postgres else mark]) + ")"
+    inserted: dict[str, int] = {}
+    for chunk in _chunks(rows, INSERT_ROWS):
+        values = ", ".join([row] * len(chunk))  # placeholders only: every value is bound
+        sql = (
+            f"INSERT INTO {EVENTS.name} ({_COLUMNS}) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (provider, provider_event_id) DO NOTHING RETURNING id, provider_event_id"
+        )
+        params = tuple(value for values in chunk for value in values)
+        for event_id, key in conn.exec_driver_sql(sql, params):
+            inserted[key] = event_id
+    return inserted
+
+
+def _json(detail: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(detail).decode()
+    except TypeError:  # what orjson refuses (integers past 64 bits) the standard library writes
+        return json.dumps(detail)
+
+
+def _fit_id(value: str) -> str:
+    """An event id that fits its column: long ones (a click's URL in it) become a digest."""
+    value = _clean(value)
+    if len(value) <= _ID_WIDTH:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _clean(value: str) -> str:
+    return value.replace("\x00", "") if "\x00" in value else value  # PostgreSQL refuses NUL
+
+
+def _address(value: str) -> str:
+    return _clean(value).strip().lower()
+
+
+# --- status ------------------------------------------------------------------------------------
+
+
+def _advance(
+    conn: Connection, new: list[tuple[int, NormalisedEvent, Match | None]], now: datetime
+) -> None:
+    """Move each message to the furthest status its new events reach, never back."""
+    target: dict[int, MessageStatus] = {}
+    for _event_id, event, match in new:
+        status = EVENT_STATUS.get(event.type)
+        if match is None or status is None:
+            continue
+        current = target.get(match.id)
+        if current is None or STATUS_RANK[status] > STATUS_RANK[current]:
+            target[match.id] = status
+    if not target:
+        return
+    if conn.dialect.name == "postgresql":
+        # Row locks in id order, so two batches touching the same messages cannot deadlock.
+        # NO KEY UPDATE (what the UPDATE below takes anyway), not UPDATE: inserting events takes
+        # KEY SHARE locks on their messages through the foreign key, which UPDATE would wait for
+        # across batches in the opposite order.
+        ids = sorted(target)
+        for chunk in _chunks(ids):
+            conn.execute(
+                select(MESSAGES.c.id)
+                .where(MESSAGES.c.id.in_(chunk))
+                .order_by(MESSAGES.c.id)
+                .with_for_update(key_share=True)
+            )
+    groups: dict[MessageStatus, list[int]] = defaultdict(list)
+    for message_id, status in target.items():
+        groups[status].append(message_id)
+    for status, message_ids in groups.items():
+        lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        for chunk in _chunks(sorted(message_ids)):
+            conn.execute(
+                update(MESSAGES)
+                .where(MESSAGES.c.id.in_(chunk), MESSAGES.c.status.in_(lower))
+                .values(status=status, updated_at=now)
+            )
+
+
+# --- suppression -------------------------------------------------------------------------------
+
+
+def _suppress(
+    conn: Connection,
+    provider: str,
+    new: list[tuple[int, NormalisedEvent, Match | None]],
+    rules: SuppressionSettings,
+    now: datetime,
+) -> None:
+    """Suppress at once for hard bounces, complaints and unsubscribes; for soft bounces once
+    the address has ``rules.soft_bounce_limit`` of them within the window. The first event
+    that decides it is recorded as the cause."""
+    causes: dict[str, _Cause] = {}
+    soft: dict[str, tuple[int, NormalisedEvent]] = {}
+    for event_id, event, match in new:
+        address = match.email.strip().lower() if match else _address(event.recipient)
+        if not address:
+            continue
+        reason = suppression_reason(event)
+        if reason is not None:
+            description = str(event.detail.get("description", ""))
+            causes.setdefault(address, _Cause(reason, event_id, event, description))
+        elif is_soft_bounce(event):
+            soft[address] = (event_id, event)  # the latest one tips it over
+    pending = sorted(set(soft) - set(causes))
+    if pending:
+        since = now - timedelta(days=rules.soft_bounce_window_days)
+        days = f"{rules.soft_bounce_window_days:g}"
+        for address, count in _soft_bounce_counts(conn, pending, since):
+            if count >= rules.soft_bounce_limit:
+                event_id, event = soft[address]
+                why = f"{count} soft bounces within {days} days"
+                description = str(event.detail.get("description", ""))
+                causes[address] = _Cause(
+                    SuppressionReason.SOFT_BOUNCE,
+                    event_id,
+                    event,
+                    f"{why}: {description}" if description else why,
+                )
+    if causes:
+        _add_suppressions(conn, provider, causes, now)
+
+
+def _soft_bounce_counts(
+    conn: Connection, addresses: list[str], since: datetime
+) -> Iterator[tuple[str, int]]:
+    e = EVENTS
+    bounce_type = e.c.detail["bounce_type"].as_string()
+    for chunk in _chunks(addresses):
+        query = (
+            select(e.c.recipient, func.count())
+            .where(
+                e.c.type == EventType.BOUNCED,
+                e.c.occurred_at >= since,
+                e.c.recipient.in_(chunk),
+                bounce_type == "soft",
+            )
+            .group_by(e.c.recipient)
+        )
+        for recipient, count in conn.execute(query):
+            yield recipient, int(count)
+
+
+def _add_suppressions(
+    conn: Connection, provider: str, causes: dict[str, _Cause], now: datetime
+) -> None:
+    rows = [
+        {
+            "email": address,
+            "reason": str(cause.reason),
+            "source": f"{provider} {cause.event.type} event"[:200],
+            "note": cause.why[:_NOTE_WIDTH],
+            "event_id": cause.event_id,
+            "created_at": now,
+        }
+        for address, cause in sorted(causes.items())
+    ]
+    statement = (
+        _insert(conn, SUPPRESSIONS)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(SUPPRESSIONS.c.email)
+    )
+    added = set(conn.execute(statement, rows).scalars())
+    log = [
+        {
+            "email": address,
+            "action": "added",
+            "reason": str(cause.reason),
+            "source": f"{provider} {cause.event.type} event"[:200],
+            "note": _log_note(cause),
+            "forced": False,
+            "at": now,
+        }
+        for address, cause in sorted(causes.items())
+        if address in added  # logged only when this event added it
+    ]
+    if log:
+        conn.execute(SUPPRESSION_LOG.insert(), log)
+
+
+def _log_note(cause: _Cause) -> str:
+    note = f"event {cause.event_id} ({cause.event.provider_event_id})"
+    return note + (f": {cause.why[:_NOTE_WIDTH]}" if cause.why else "")
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _insert(conn: Connection, table: Table) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)

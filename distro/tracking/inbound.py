@@ -1,27 +1,88 @@
 """Which webhook formats distro accepts, and which configured provider sent a request.
 
-A webhook URL names a wire format (``/webhooks/postmark``); the credentials or signature on the
-request tell which configured provider it came from, so two accounts of one provider stay apart.
+A webhook URL names a wire format (``/webhooks/sendgrid``); the credentials or signature on the
+request tell which configured provider it came from, so two accounts of one provider stay apart:
+Postmark by its Basic credentials, SendGrid by the public key that verifies, Mailgun and Resend by
+the secret that does, SES by the SNS topic (and then the signature). Each source authenticates
+before it believes anything in the body, then parses. A provider with no webhook secret
+configured accepts no webhooks.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import binascii
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
-from distro.config import PostmarkProvider, SandboxProvider, Settings
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from distro.config import (
+    MailgunProvider,
+    PostmarkProvider,
+    ResendProvider,
+    SandboxProvider,
+    SendgridProvider,
+    SesProvider,
+    Settings,
+)
+from distro.errors import ConfigError
 from distro.providers import sandbox_webhook_password
-from distro.tracking import postmark
+from distro.tracking import mailgun, postmark, resend, sendgrid, ses, signatures
 from distro.tracking.events import NormalisedEvent
+from distro.tracking.payloads import load_json
+from distro.tracking.sns import SnsClient, SnsUnavailable, SnsUnverified
+
+log = logging.getLogger(__name__)
 
 
 class WebhookAuthError(Exception):
-    """The request did not prove it came from a configured provider."""
+    """The request did not prove it came from a configured provider (401, or 403)."""
+
+    def __init__(self, reason: str, status: int = 401) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class WebhookPayloadError(Exception):
-    """The request was authentic but its body cannot be understood."""
+    """The body cannot be understood (answered with the source's ``unreadable_status``)."""
+
+
+class WebhookUnavailable(Exception):
+    """Authenticity cannot be checked right now (the provider's certificate or confirmation
+    URL is unreachable): answered 503 so the provider retries."""
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What one authenticated request said."""
+
+    provider: str  # the configured provider's name
+    events: list[NormalisedEvent]
+    skipped: list[str] = field(default_factory=list)  # unreadable elements of a batch
+    answer: dict[str, Any] = field(default_factory=dict)  # extra keys for the 2xx answer
+
+
+class WebhookSource(Protocol):
+    #: The answer to an authentic request whose body cannot be read.
+    unreadable_status: ClassVar[int]
+    #: A ``WWW-Authenticate`` value for 401 answers, if the scheme has one.
+    challenge: ClassVar[str | None]
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        """Authenticate, then parse; raises the errors above."""
+        ...
+
+
+def _payload_error(exc: Exception) -> WebhookPayloadError:
+    return WebhookPayloadError(str(exc))
+
+
+# --- Postmark: HTTP Basic ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,31 +90,253 @@ class PostmarkWebhooks:
     """Postmark's format, posted by real Postmark accounts and by distro's sandbox."""
 
     accounts: tuple[tuple[str, str, str], ...]  # (provider name, username, password)
+    unreadable_status: ClassVar[int] = 400
+    challenge: ClassVar[str | None] = 'Basic realm="distro webhooks"'
 
-    def authenticate(self, headers: Mapping[str, str], body: bytes) -> str:
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        provider = self.authenticate(headers)
+        try:
+            return Received(provider, postmark.parse(load_json(body)))
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+
+    def authenticate(self, headers: Mapping[str, str]) -> str:
         given = postmark.basic_credentials(headers)
+        matched = None
         if given is not None:
             for name, username, password in self.accounts:
-                if postmark.credentials_match(given, (username, password)):
-                    return name
-        raise WebhookAuthError("HTTP Basic credentials missing or wrong")
+                # Every account is compared, so timing does not tell which one matched.
+                if postmark.credentials_match(given, (username, password)) and matched is None:
+                    matched = name
+        if matched is None:
+            raise WebhookAuthError("HTTP Basic credentials missing or wrong")
+        return matched
 
-    def parse(self, body: bytes) -> list[NormalisedEvent]:
+
+# --- SendGrid: ECDSA over timestamp + body -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SendgridAccount:
+    name: str
+    public_key: str  # base64 DER, as SendGrid shows it
+    max_age: float
+
+
+@dataclass(frozen=True, slots=True)
+class SendgridWebhooks:
+    accounts: tuple[SendgridAccount, ...]
+    unreadable_status: ClassVar[int] = 400
+    challenge: ClassVar[str | None] = None
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        signature = headers.get(signatures.SENDGRID_SIGNATURE_HEADER.lower(), "")
+        timestamp = headers.get(signatures.SENDGRID_TIMESTAMP_HEADER.lower(), "")
+        if not signature or not timestamp:
+            raise WebhookAuthError("Signed Event Webhook headers missing")
+        provider = next(
+            (
+                account.name
+                for account in self.accounts
+                if signatures.verify_sendgrid(
+                    account.public_key, timestamp, body, signature, max_age=account.max_age
+                )
+            ),
+            None,
+        )
+        if provider is None:
+            raise WebhookAuthError("signature does not verify, or its timestamp is stale")
         try:
-            return postmark.parse(json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookPayloadError(str(exc)) from None
+            events, skipped = sendgrid.parse(load_json(body))
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+        return Received(provider, events, skipped)
 
 
-def webhook_sources(settings: Settings) -> dict[str, PostmarkWebhooks]:
-    accounts: list[tuple[str, str, str]] = []
+# --- Mailgun: HMAC of timestamp + token, inside the body ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MailgunWebhooks:
+    accounts: tuple[tuple[str, str, float], ...]  # (provider name, signing key, max age)
+    # 406 is how Mailgun is told to stop retrying: a body we cannot read never will be.
+    unreadable_status: ClassVar[int] = 406
+    challenge: ClassVar[str | None] = None
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        try:
+            payload = load_json(body)
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+        try:
+            timestamp, token, signature = mailgun.signature_fields(payload)
+        except ValueError as exc:
+            raise WebhookAuthError(str(exc)) from None
+        provider = None
+        for name, key, max_age in self.accounts:
+            verified = signatures.verify_mailgun(key, timestamp, token, signature, max_age=max_age)
+            if verified and provider is None:
+                provider = name
+        if provider is None:
+            raise WebhookAuthError("signature does not verify, or its timestamp is stale")
+        try:
+            return Received(provider, mailgun.parse(payload))
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+
+
+# --- Resend: Svix ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResendWebhooks:
+    accounts: tuple[tuple[str, str], ...]  # (provider name, whsec_ secret)
+    unreadable_status: ClassVar[int] = 400
+    challenge: ClassVar[str | None] = None
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        delivery_id = headers.get(signatures.SVIX_ID_HEADER, "")
+        timestamp = headers.get(signatures.SVIX_TIMESTAMP_HEADER, "")
+        signature = headers.get(signatures.SVIX_SIGNATURE_HEADER, "")
+        if not (delivery_id and timestamp and signature):
+            raise WebhookAuthError("Svix headers missing")
+        provider = None
+        for name, secret in self.accounts:
+            verified = signatures.verify_svix(secret, delivery_id, timestamp, signature, body)
+            if verified and provider is None:
+                provider = name
+        if provider is None:
+            raise WebhookAuthError("signature does not verify, or its timestamp is stale")
+        try:
+            return Received(provider, resend.parse(load_json(body), delivery_id))
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+
+
+# --- SES: SNS messages -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SesAccount:
+    name: str
+    topic_arn: str
+    max_age: float
+    trusted_cert_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SesWebhooks:
+    accounts: tuple[SesAccount, ...]
+    sns: SnsClient = field(default_factory=SnsClient)
+    unreadable_status: ClassVar[int] = 400
+    challenge: ClassVar[str | None] = None
+
+    def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        try:
+            message = load_json(body)
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+        if not isinstance(message, dict):
+            raise WebhookPayloadError("expected an SNS message (a JSON object)")
+        topic = message.get("TopicArn")
+        account = next((a for a in self.accounts if a.topic_arn == topic), None)
+        if account is None:
+            raise WebhookAuthError(f"TopicArn {str(topic)[:200]!r} is not configured", 403)
+        trusted = (account.trusted_cert_url,) if account.trusted_cert_url else ()
+        try:
+            self.sns.verify(message, trusted_cert_urls=trusted, max_age=account.max_age)
+        except SnsUnverified as exc:
+            raise WebhookAuthError(str(exc)) from None
+        except SnsUnavailable as exc:
+            raise WebhookUnavailable(str(exc)) from None
+        kind = message["Type"]
+        if kind == "SubscriptionConfirmation":
+            return self._confirm(account, message)
+        if kind == "UnsubscribeConfirmation":
+            log.warning("SNS topic %s unsubscribed %s's endpoint", topic, account.name)
+            return Received(account.name, [], answer={"acknowledged": kind})
+        try:
+            events = ses.parse(load_json(str(message.get("Message", "")).encode()), _id(message))
+        except ValueError as exc:
+            raise _payload_error(exc) from None
+        return Received(account.name, events)
+
+    def _confirm(self, account: SesAccount, message: Mapping[str, Any]) -> Received:
+        try:
+            url = self.sns.confirm_subscription(message)
+        except SnsUnverified as exc:
+            raise WebhookAuthError(str(exc), 403) from None
+        except SnsUnavailable as exc:
+            raise WebhookUnavailable(str(exc)) from None
+        log.info("confirmed SNS subscription of %s to %s", account.name, account.topic_arn)
+        return Received(account.name, [], answer={"confirmed": url.split("?", 1)[0]})
+
+
+def _id(message: Mapping[str, Any]) -> str:
+    value = message.get("MessageId")
+    if not isinstance(value, str) or not value:
+        raise ValueError("SNS MessageId is missing")
+    return value
+
+
+# --- assembling --------------------------------------------------------------------------------
+
+
+def webhook_sources(
+    settings: Settings, *, transport: httpx.BaseTransport | None = None
+) -> dict[str, WebhookSource]:
+    """Every wire format, each knowing the configured accounts that may post it.
+
+    ``transport`` carries the SNS certificate and subscription requests (tests mock it).
+    ConfigError for a SendGrid public key that is not one.
+    """
+    postmarks: list[tuple[str, str, str]] = []
+    sendgrids: list[SendgridAccount] = []
+    mailguns: list[tuple[str, str, float]] = []
+    resends: list[tuple[str, str]] = []
+    sess: list[SesAccount] = []
     for name, config in settings.providers.items():
         if isinstance(config, PostmarkProvider):
-            accounts.append(
-                (name, config.webhook_username, config.webhook_password.get_secret_value())
-            )
+            password = config.webhook_password.get_secret_value()
+            postmarks.append((name, config.webhook_username, password))
         elif isinstance(config, SandboxProvider):
-            accounts.append(
-                (name, config.webhook_username, sandbox_webhook_password(settings, config))
+            password = sandbox_webhook_password(settings, config)
+            postmarks.append((name, config.webhook_username, password))
+        elif isinstance(config, SendgridProvider) and config.webhook_public_key:
+            _check_public_key(name, config.webhook_public_key)
+            sendgrids.append(
+                SendgridAccount(name, config.webhook_public_key, config.webhook_max_age_seconds)
             )
-    return {"postmark": PostmarkWebhooks(tuple(accounts))}
+        elif isinstance(config, MailgunProvider) and config.webhook_signing_key.get_secret_value():
+            key = config.webhook_signing_key.get_secret_value()
+            mailguns.append((name, key, config.webhook_max_age_seconds))
+        elif isinstance(config, ResendProvider) and config.webhook_secret.get_secret_value():
+            resends.append((name, config.webhook_secret.get_secret_value()))
+        elif isinstance(config, SesProvider) and config.webhook_topic_arn:
+            sess.append(
+                SesAccount(
+                    name,
+                    config.webhook_topic_arn,
+                    config.webhook_max_age_seconds,
+                    config.webhook_trusted_cert_url,
+                )
+            )
+    return {
+        "postmark": PostmarkWebhooks(tuple(postmarks)),
+        "sendgrid": SendgridWebhooks(tuple(sendgrids)),
+        "mailgun": MailgunWebhooks(tuple(mailguns)),
+        "ses": SesWebhooks(tuple(sess), SnsClient(transport)),
+        "resend": ResendWebhooks(tuple(resends)),
+    }
+
+
+def _check_public_key(name: str, value: str) -> None:
+    try:
+        key = serialization.load_der_public_key(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ConfigError(
+            f"providers.{name}.webhook_public_key: not SendGrid's verification key "
+            "(base64 of a DER ECDSA public key)"
+        )

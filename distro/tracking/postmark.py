@@ -1,7 +1,8 @@
 """Postmark webhooks: HTTP Basic authentication and payload normalisation.
 
 Postmark signs nothing; the credentials it puts in the webhook URL are the proof. Payloads carry
-no event id for most record types, so one is derived from what makes the event unique.
+no event id for most record types, so one is derived from what makes the event unique. Our
+message id comes back in ``Metadata``; the provider id is ``MessageID``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
+from distro.tracking.payloads import compact, enhanced_status
 
 # Postmark bounce Type -> (normalised type, bounce kind); anything unlisted is a soft bounce.
 BOUNCE_TYPES: dict[str, tuple[EventType, str]] = {
@@ -62,7 +64,10 @@ def parse(payload: Any) -> list[NormalisedEvent]:
     if parser is None:
         raise ValueError(f"unknown RecordType {record_type!r}")
     event = parser(payload)
-    return [] if event is None else [event]
+    if event is None:
+        return []
+    event.detail["raw"] = payload
+    return [event]
 
 
 def _moment(payload: Mapping[str, Any], key: str) -> datetime:
@@ -108,6 +113,14 @@ def _delivery(p: Mapping[str, Any]) -> NormalisedEvent:
 def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
     kind = str(p.get("Type", ""))
     event_type, bounce_type = BOUNCE_TYPES.get(kind, (EventType.BOUNCED, "soft"))
+    details = str(p.get("Details", "") or "")
+    detail = {
+        "bounce_type": bounce_type if event_type == EventType.BOUNCED else "",
+        "reason": kind,
+        "description": str(p.get("Description", "") or ""),
+        "mta_response": details,
+        "status": enhanced_status(details),
+    }
     return NormalisedEvent(
         type=event_type,
         provider_event_id=f"Bounce:{_required(p, 'ID')}",
@@ -115,12 +128,7 @@ def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=_required(p, "Email"),
         provider_message_id=str(p.get("MessageID") or "") or None,
         message_id=_own_id(p),
-        detail={
-            "bounce_type": bounce_type,
-            "reason": kind,
-            "description": str(p.get("Description", "")),
-            "mta_response": str(p.get("Details", "")),
-        },
+        detail=compact(detail),
     )
 
 
@@ -146,7 +154,7 @@ def _open(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=_required(p, "Recipient"),
         provider_message_id=message_id,
         message_id=_own_id(p),
-        detail={"user_agent": str(p.get("UserAgent", ""))},
+        detail=_engagement(p),
     )
 
 
@@ -161,7 +169,7 @@ def _click(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=_required(p, "Recipient"),
         provider_message_id=message_id,
         message_id=_own_id(p),
-        detail={"url": link, "user_agent": str(p.get("UserAgent", ""))},
+        detail=compact({"url": link, **_engagement(p)}),
     )
 
 
@@ -177,8 +185,14 @@ def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent | None:
         recipient=_required(p, "Recipient"),
         provider_message_id=message_id or None,
         message_id=_own_id(p),
-        detail={"description": str(p.get("SuppressionReason", ""))},
+        detail={"scope": "all", "description": str(p.get("SuppressionReason", ""))},
     )
+
+
+def _engagement(p: Mapping[str, Any]) -> dict[str, Any]:
+    geo = p.get("Geo")
+    ip = geo.get("IP") if isinstance(geo, dict) else None
+    return compact({"user_agent": str(p.get("UserAgent") or ""), "ip": str(ip or "")})
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], NormalisedEvent | None]] = {

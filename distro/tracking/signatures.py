@@ -362,6 +362,11 @@ def is_trusted_sns_cert_url(url: str, trusted: Iterable[str] = ()) -> bool:
     """
     if url in tuple(trusted):
         return True
+    return is_sns_https_url(url) and urlsplit(url).path.endswith(".pem")
+
+
+def is_sns_https_url(url: str) -> bool:
+    """True for an HTTPS URL on ``sns.<region>.amazonaws.com``: no credentials, no port."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -372,9 +377,8 @@ def is_trusted_sns_cert_url(url: str, trusted: Iterable[str] = ()) -> bool:
         and parts.username is None
         and port is None
         and parts.hostname is not None
-        and SNS_CERT_HOST.match(parts.hostname) is not None
         and parts.netloc.lower() == parts.hostname
-        and parts.path.endswith(".pem")
+        and SNS_CERT_HOST.match(parts.hostname) is not None
     )
 
 

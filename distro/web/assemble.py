@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -37,8 +38,17 @@ def sandbox_options(settings: Settings, config: SandboxProvider, app_url: str) -
     )
 
 
-def build_app(settings: Settings, engine: Engine, local_url: str) -> tuple[FastAPI, Sandbox | None]:
-    """The distro app for ``settings``; ``local_url`` is where it listens (for the sandbox)."""
+def build_app(
+    settings: Settings,
+    engine: Engine,
+    local_url: str,
+    *,
+    webhook_transport: httpx.BaseTransport | None = None,
+) -> tuple[FastAPI, Sandbox | None]:
+    """The distro app for ``settings``; ``local_url`` is where it listens (for the sandbox).
+
+    ``webhook_transport`` carries the SNS certificate and subscription requests (tests mock it).
+    """
     sandbox_config = mounted_sandbox_provider(settings)
     sandbox_app, sandbox = (None, None)
     if sandbox_config is not None:
@@ -50,7 +60,7 @@ def build_app(settings: Settings, engine: Engine, local_url: str) -> tuple[FastA
         engine=engine,
         signer=LinkSigner(secret_key(settings)),
         pages=make_environment(settings.templates.folder),
-        webhooks=webhook_sources(settings),
+        webhooks=webhook_sources(settings, transport=webhook_transport),
         sandbox_mounted=sandbox is not None,
     )
     return create_app(context, sandbox_app=sandbox_app), sandbox

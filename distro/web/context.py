@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from distro.config import Settings
-from distro.tracking.inbound import PostmarkWebhooks
+from distro.tracking.inbound import WebhookSource
 from distro.tracking.links import LinkSigner
 
 
@@ -20,7 +20,7 @@ class AppContext:
     engine: Engine
     signer: LinkSigner
     pages: jinja2.Environment
-    webhooks: dict[str, PostmarkWebhooks]
+    webhooks: dict[str, WebhookSource]
     sandbox_mounted: bool = False
 
 

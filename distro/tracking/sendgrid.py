@@ -1,0 +1,138 @@
+"""SendGrid's Event Webhook: a JSON array of up to 1000 events per POST, normalised.
+
+Each event carries our ``custom_args`` spread into it (our message id under ``MESSAGE_ID_KEY``)
+and ``sg_message_id``, whose part before the first "." is the request's ``X-Message-Id`` that
+distro keeps as every message's provider id. ``sg_event_id`` is unique per event and repeats when
+SendGrid retries, so it is the dedup key. An element that cannot be read is skipped (and
+reported) rather than failing the array: SendGrid would retry the whole array for 24 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from distro.models import EventType
+from distro.providers.base import MESSAGE_ID_KEY
+from distro.tracking.events import NormalisedEvent
+from distro.tracking.payloads import Parsed, compact, enhanced_status, epoch, own_id, text
+
+Detail = Callable[[Mapping[str, Any]], tuple[EventType, dict[str, Any]]]
+
+
+def _plain(kind: EventType) -> Detail:
+    return lambda _e: (kind, {})
+
+
+def _delivery(kind: EventType) -> Detail:
+    return lambda e: (kind, compact({"mta_response": text(e.get("response"))}))
+
+
+def _dropped(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+    reason = text(e.get("reason"))
+    return EventType.REJECTED, compact({"reason": reason, "description": reason})
+
+
+def _bounce(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+    kind = text(e.get("type")) or "bounce"
+    response = text(e.get("reason"))
+    detail = {
+        # "blocked" is SendGrid's temporary (soft) bounce; "bounce" a permanent one.
+        "bounce_type": "soft" if kind == "blocked" else "hard",
+        "reason": text(e.get("bounce_classification")) or kind,
+        "description": kind,
+        "mta_response": response,
+        "status": text(e.get("status")) or enhanced_status(response),
+    }
+    return EventType.BOUNCED, compact(detail)
+
+
+def _engagement(kind: EventType) -> Detail:
+    def detail(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+        found = compact(
+            {
+                "user_agent": text(e.get("useragent")),
+                "ip": text(e.get("ip")),
+                "url": text(e.get("url")) if kind == EventType.CLICKED else "",
+            }
+        )
+        if e.get("sg_machine_open") is True:
+            found["machine"] = True
+            found["machine_reason"] = "SendGrid sg_machine_open"
+        return kind, found
+
+    return detail
+
+
+def _unsubscribe(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+    group = text(e.get("asm_group_id"))
+    description = f"SendGrid unsubscribe group {group}" if group else "SendGrid unsubscribe"
+    return EventType.UNSUBSCRIBED, {"scope": "all", "description": description}
+
+
+DETAILS: dict[str, Detail] = {
+    "processed": _plain(EventType.SENT),
+    "dropped": _dropped,
+    "delivered": _delivery(EventType.DELIVERED),
+    "deferred": _delivery(EventType.DEFERRED),
+    "bounce": _bounce,
+    "open": _engagement(EventType.OPENED),
+    "click": _engagement(EventType.CLICKED),
+    "spamreport": lambda _e: (EventType.COMPLAINED, {"description": "SendGrid spam report"}),
+    # distro sends with no unsubscribe groups, so a group opt-out is a wish to hear no more.
+    "unsubscribe": _unsubscribe,
+    "group_unsubscribe": _unsubscribe,
+}
+#: Events with nothing to record: a re-subscription does not lift a suppression by itself.
+IGNORED = frozenset({"group_resubscribe"})
+
+
+def parse(payload: Any) -> Parsed:
+    """Normalise an Event Webhook body; ValueError when it is not an array of events, or when
+    none of its elements could be read."""
+    if not isinstance(payload, list):
+        raise ValueError("expected a JSON array of events")
+    events: list[NormalisedEvent] = []
+    skipped: list[str] = []
+    for index, element in enumerate(payload):
+        try:
+            event = parse_event(element)
+        except ValueError as exc:
+            skipped.append(f"event {index}: {exc}: {text(element)[:500]}")
+            continue
+        if event is not None:
+            events.append(event)
+    if skipped and len(skipped) == len(payload):
+        raise ValueError("no readable event; " + "; ".join(skipped[:3]))
+    return Parsed(events, skipped)
+
+
+def parse_event(element: Any) -> NormalisedEvent | None:
+    """One element; None for an event kind with nothing to record."""
+    if not isinstance(element, dict):
+        raise ValueError("not a JSON object")
+    name = text(element.get("event"))
+    detail = DETAILS.get(name)
+    if detail is None:
+        if name:  # IGNORED, or a kind SendGrid may add later: nothing we know to record
+            return None
+        raise ValueError("event is missing")
+    recipient = text(element.get("email"))
+    if not recipient:
+        raise ValueError("email is missing")
+    occurred_at = epoch(element.get("timestamp"), "timestamp")
+    sg_message_id = text(element.get("sg_message_id"))
+    event_id = text(element.get("sg_event_id")) or (
+        f"{name}:{sg_message_id}:{recipient.lower()}:{element.get('timestamp')}"
+    )
+    kind, found = detail(element)
+    found["raw"] = element
+    return NormalisedEvent(
+        type=kind,
+        provider_event_id=event_id,
+        occurred_at=occurred_at,
+        recipient=recipient,
+        provider_message_id=sg_message_id.partition(".")[0] or None,
+        message_id=own_id(element.get(MESSAGE_ID_KEY)),
+        detail=found,
+    )

@@ -1,0 +1,190 @@
+"""Amazon SES events (the JSON in an SNS notification's ``Message``), normalised.
+
+Both shapes SES publishes are read: event publishing (``eventType``, from a configuration set)
+and the older identity notifications (``notificationType``: Bounce, Complaint, Delivery). One
+SES event may name several recipients; each gets its own event, with the SNS ``MessageId`` and
+the recipient as its id (SNS repeats the MessageId when it retries). Our message id is the
+``distro_message_id`` tag SES echoes in ``mail.tags``; the provider id is ``mail.messageId``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from distro.models import EventType
+from distro.providers.base import MESSAGE_ID_KEY
+from distro.tracking.events import NormalisedEvent
+from distro.tracking.payloads import (
+    as_object,
+    compact,
+    enhanced_status,
+    iso,
+    optional_object,
+    own_id,
+    required,
+    text,
+)
+
+#: One recipient's part of an event: (recipient, type, detail).
+Part = tuple[str, EventType, dict[str, Any]]
+Reader = Callable[[Mapping[str, Any], Mapping[str, Any], list[str]], list[Part]]
+
+#: Kinds with nothing to record against a message.
+IGNORED = frozenset({"AmazonSnsSubscriptionSucceeded"})
+
+
+def parse(ses_event: Any, notification_id: str) -> list[NormalisedEvent]:
+    """Normalise one SES event; ValueError if it cannot be read."""
+    event = as_object(ses_event, "Message")
+    name = text(event.get("eventType") or event.get("notificationType"))
+    if not name:
+        raise ValueError("Message has no eventType or notificationType")
+    if name in IGNORED:
+        return []
+    reader = READERS.get(name)
+    if reader is None:
+        raise ValueError(f"unknown SES eventType {name!r}")
+    mail = as_object(event.get("mail"), "Message.mail")
+    provider_id = required(mail, "messageId", "mail")
+    destination = [text(r) for r in mail.get("destination") or [] if text(r)]
+    body = optional_object(event.get(_BODY_KEYS.get(name, name[:1].lower() + name[1:])))
+    occurred_at = _moment(body, mail)
+    message_id = own_id(optional_object(mail.get("tags")).get(MESSAGE_ID_KEY))
+    found: list[NormalisedEvent] = []
+    for recipient, kind, detail in reader(body, mail, destination):
+        detail["raw"] = event
+        found.append(
+            NormalisedEvent(
+                type=kind,
+                provider_event_id=f"{notification_id}:{recipient.lower()}",
+                occurred_at=occurred_at,
+                recipient=recipient,
+                provider_message_id=provider_id,
+                message_id=message_id,
+                detail=detail,
+            )
+        )
+    return found
+
+
+# The event's own object is under the type's name in lower camel case, with these exceptions.
+_BODY_KEYS = {"Rendering Failure": "failure", "DeliveryDelay": "deliveryDelay"}
+
+
+def _moment(body: Mapping[str, Any], mail: Mapping[str, Any]) -> datetime:
+    if body.get("timestamp"):
+        return iso(body.get("timestamp"), "timestamp")
+    return iso(mail.get("timestamp"), "mail.timestamp")
+
+
+def _each(destination: list[str], kind: EventType, detail: dict[str, Any]) -> list[Part]:
+    if not destination:
+        raise ValueError("mail.destination is missing")
+    return [(recipient, kind, dict(detail)) for recipient in destination]
+
+
+def _listed(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    entries = body.get(key)
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{key} is missing")
+    return [entry for entry in entries if isinstance(entry, dict) and entry.get("emailAddress")]
+
+
+def _send(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    return _each(dest, EventType.SENT, {})
+
+
+def _delivery(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    recipients = [text(r) for r in body.get("recipients") or []] or dest
+    response = text(body.get("smtpResponse"))
+    return _each(recipients, EventType.DELIVERED, compact({"mta_response": response}))
+
+
+def _bounce(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    kind = text(body.get("bounceType"))
+    sub_kind = text(body.get("bounceSubType"))
+    parts: list[Part] = []
+    for entry in _listed(body, "bouncedRecipients"):
+        response = text(entry.get("diagnosticCode"))
+        detail = {
+            # Permanent is a hard bounce; Transient and Undetermined may yet succeed.
+            "bounce_type": "hard" if kind == "Permanent" else "soft",
+            "reason": sub_kind or kind,
+            "description": f"{kind} bounce ({sub_kind})" if sub_kind else f"{kind} bounce",
+            "mta_response": response,
+            "status": text(entry.get("status")) or enhanced_status(response),
+        }
+        parts.append((text(entry["emailAddress"]), EventType.BOUNCED, compact(detail)))
+    return parts
+
+
+def _complaint(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    feedback = text(body.get("complaintFeedbackType")) or text(body.get("complaintSubType"))
+    detail = compact({"description": feedback or "SES complaint"})
+    return [
+        (text(entry["emailAddress"]), EventType.COMPLAINED, dict(detail))
+        for entry in _listed(body, "complainedRecipients")
+    ]
+
+
+def _reject(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    reason = text(body.get("reason"))
+    return _each(dest, EventType.REJECTED, compact({"reason": reason, "description": reason}))
+
+
+def _engagement(kind: EventType) -> Reader:
+    def read(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+        detail = {
+            "user_agent": text(body.get("userAgent")),
+            "ip": text(body.get("ipAddress")),
+            "url": text(body.get("link")) if kind == EventType.CLICKED else "",
+        }
+        return _each(dest, kind, compact(detail))
+
+    return read
+
+
+def _delay(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    parts: list[Part] = []
+    for entry in _listed(body, "delayedRecipients"):
+        response = text(entry.get("diagnosticCode"))
+        detail = {
+            "reason": text(body.get("delayType")),
+            "mta_response": response,
+            "status": text(entry.get("status")) or enhanced_status(response),
+        }
+        parts.append((text(entry["emailAddress"]), EventType.DEFERRED, compact(detail)))
+    return parts
+
+
+def _rendering_failure(
+    body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]
+) -> list[Part]:
+    detail = {"reason": "rendering failure", "description": text(body.get("errorMessage"))}
+    return _each(dest, EventType.FAILED, compact(detail))
+
+
+def _subscription(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
+    """An opt-out through SES list management: only "unsubscribe from all" is one for distro
+    (SES topics are not distro's beats)."""
+    preferences = optional_object(body.get("newTopicPreferences"))
+    if preferences.get("unsubscribeAll") is not True:
+        return []
+    detail = {"scope": "all", "description": "SES list unsubscribe"}
+    return _each(dest, EventType.UNSUBSCRIBED, detail)
+
+
+READERS: dict[str, Reader] = {
+    "Send": _send,
+    "Delivery": _delivery,
+    "Bounce": _bounce,
+    "Complaint": _complaint,
+    "Reject": _reject,
+    "Open": _engagement(EventType.OPENED),
+    "Click": _engagement(EventType.CLICKED),
+    "DeliveryDelay": _delay,
+    "Rendering Failure": _rendering_failure,
+    "Subscription": _subscription,
+}
