@@ -10,6 +10,10 @@ If the template only prints those values, each recipient is then a join of the p
 with their escaped values. A template that uses a personal value in any other way (a condition,
 a comparison, a filter that changes it) is detected during that first render and falls back to
 a full render per recipient: slower, never wrong.
+
+Tracking (``links``, a ``LinkRewriter``): links are rewritten to the click redirect and the open
+pixel added on that first render too, with two more slots for the recipient's click and open
+tokens (``TRACKING`` in their values); a full render per recipient rewrites its own output.
 """
 
 from __future__ import annotations
@@ -30,9 +34,13 @@ from markupsafe import Markup
 
 import distro
 from distro.errors import TemplateError
+from distro.tracking.rewrite import LinkRewriter
 
 # The per-recipient namespaces a template sees; everything else is common to the send.
 PERSONAL = ("contact", "recipient", "links")
+# A tracked send's per-recipient tokens, {"click": ..., "open": ...}: not seen by templates,
+# filled into the slots that rewriting adds.
+TRACKING = "tracking"
 # Free-form fields: any key may be asked for, and a missing one reads as "".
 OPEN_MAPPINGS = frozenset({("contact", "custom")})
 
@@ -242,6 +250,8 @@ class _Compiled:
             modes = [IN_ATTRIBUTE if a else IN_TEXT for a in _attribute_slots(self.literals)]
         else:
             modes = [RAW] * len(slot_paths)
+        # Link tokens are URL-safe base64 and digits: nothing in them to escape.
+        modes = [RAW if p[0] == TRACKING else m for p, m in zip(slot_paths, modes, strict=True)]
         self.slots: list[Slot] = list(zip(slot_paths, modes, strict=True))
         self.keys: list[int] = []  # each slot's index in the prepared release's value list
         # Literals with a gap after each but the last; a recipient's values fill the gaps.
@@ -316,9 +326,12 @@ class PreparedRelease:
         template: str,
         common: Mapping[str, Any],
         sample: Mapping[str, Any],
+        *,
+        links: LinkRewriter | None = None,
     ) -> None:
         self.name = template
         self.common = dict(common)
+        self.links = links
         self.templates = {
             part: _load(environment, f"email/{template}.{suffix}")
             for part, suffix in (("subject", "subject.txt"), ("html", "html"), ("text", "txt"))
@@ -347,10 +360,23 @@ class PreparedRelease:
             self._last_problems = ["CSS inlining changed the personal parts"]
             return None
         outputs["html"] = html
+        if self.links is not None:
+            self._track(outputs, probe)
         return {
             part: _Compiled(output, probe.paths, escaped=part == "html")
             for part, output in outputs.items()
         }
+
+    def _track(self, outputs: dict[str, str], probe: _Probe) -> None:
+        """Rewrite the links of the probe's output once, the tokens being slots."""
+        assert self.links is not None
+        marker = {}
+        for key in ("click", "open"):
+            probe.paths.append((TRACKING, key))
+            marker[key] = f"{_MARK_OPEN}{len(probe.paths) - 1}{_MARK_CLOSE}"
+        html = self.links.html(outputs["html"], marker["click"])
+        outputs["html"] = self.links.with_pixel(html, marker["open"])
+        outputs["text"] = self.links.text(outputs["text"], marker["click"])
 
     def _index_slots(self, compiled: dict[str, _Compiled]) -> list[Slot]:
         """Number the distinct slots of all parts, so each value is computed once."""
@@ -370,16 +396,22 @@ class PreparedRelease:
         return values
 
     def personalise(self, recipient: Mapping[str, Any]) -> RenderedEmail:
+        if self.links is not None and TRACKING not in recipient:
+            raise ValueError(f"a tracked send needs the recipient's {TRACKING!r} tokens")
         if self.compiled is not None:
             values = self._slot_values(recipient)
             subject = self.compiled["subject"].join(values)
             html = self.compiled["html"].join(values)
             text = self.compiled["text"].join(values)
         else:
-            context = {**self.common, **recipient}
+            context = {**self.common, **{k: v for k, v in recipient.items() if k != TRACKING}}
             subject = _render(self.templates["subject"], context)
             html = self._inliner.inline(_render(self.templates["html"], context))
             text = _render(self.templates["text"], context)
+            if self.links is not None:
+                tokens: Mapping[str, str] = recipient[TRACKING]
+                html = self.links.with_pixel(self.links.html(html, tokens["click"]), tokens["open"])
+                text = self.links.text(text, tokens["click"])
         return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
 
 

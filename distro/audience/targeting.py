@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Select, Table, select, union
 
+from distro.audience.preferences import without_opted_out
 from distro.errors import NotFoundError
 from distro.models import ContactList, ListMember, Segment
 
@@ -32,7 +33,9 @@ def audience_contact_ids(
     list_names: Sequence[str], expression: str | None = None, now: datetime | None = None
 ) -> Select[tuple[int]]:
     """A SELECT of the contact ids in the lists or matching the expression (not yet filtered
-    for status or suppression: expansion records suppressed contacts on purpose)."""
+    for status or suppression: expansion records suppressed contacts on purpose). A segment
+    that selects by beats leaves out who opted out of them (see ``distro.audience.preferences``).
+    """
     from distro.audience.segments import segment_contact_ids
 
     parts: list[Select[tuple[int]]] = []
@@ -40,7 +43,7 @@ def audience_contact_ids(
         parts.append(list_contact_ids(list_names))
     if expression:
         assert now is not None, "a segment is evaluated at a moment"
-        parts.append(segment_contact_ids(expression, now))
+        parts.append(without_opted_out(segment_contact_ids(expression, now), expression))
     if not parts:
         return select(MEMBERS.c.contact_id).where(MEMBERS.c.contact_id.is_(None))
     if len(parts) == 1:

@@ -1,8 +1,7 @@
-"""Sending commands: `distro send ...` and `distro report`."""
+"""Sending commands: `distro send ...`."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -10,13 +9,11 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from distro.cli.output import console, print_json, print_table
-from distro.cli.report_view import print_report
 from distro.cli.state import state
 from distro.errors import ValidationError
 from distro.models import Release, Send
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
-from distro.reports import build_report
 from distro.sending import control
 from distro.sending.control import ControlResult
 from distro.sending.schedule import Audience, schedule_send
@@ -29,15 +26,6 @@ send = typer.Typer(
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SendArgument = Annotated[int, typer.Argument(help="The send's id (see `distro send list`).")]
-
-
-class ReportFormat(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(report)
 
 
 @send.command("schedule")
@@ -68,6 +56,12 @@ def schedule(
         str | None,
         typer.Option(help="A configured provider, providers.NAME (default: sending.provider)."),
     ] = None,
+    no_tracking: Annotated[
+        bool,
+        typer.Option(
+            "--no-tracking", help="No open pixel and no rewritten links in this send's emails."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Schedule a send; prints its id. Without --at or --at-embargo it goes as soon as possible."""
@@ -82,6 +76,7 @@ def schedule(
         at_embargo=at_embargo,
         advance_copy=advance_copy,
         provider=provider,
+        tracking=not no_tracking,
         now=utcnow(),
     )
     if as_json:
@@ -252,18 +247,3 @@ def _show(result: ControlResult, as_json: bool) -> None:
         )
     if result.note:
         console.print(f"  Note: {result.note}", markup=False)
-
-
-def report(
-    ctx: typer.Context,
-    send_id: Annotated[int, typer.Argument(help="The send to report on.")],
-    output_format: Annotated[
-        ReportFormat, typer.Option("--format", help="table or json.")
-    ] = ReportFormat.TABLE,
-) -> None:
-    """Report what happened to a send: the funnel in distinct recipients."""
-    built = build_report(state(ctx).engine, send_id)
-    if output_format == ReportFormat.JSON:
-        print_json(built.as_dict())
-    else:
-        print_report(built)

@@ -4,6 +4,11 @@
 templates (see ``distro.rendering``); ``compose`` then fills in one recipient's values, signed
 links and the RFC 8058 one-click unsubscribe headers.
 
+A tracked send (``tracked_send``: its id, when its switch and ``tracking.enabled`` are on;
+previews and test copies are never tracked) has its links rewritten to the click redirect and
+the open pixel added, once per send at preparation; each recipient then costs two signatures,
+their click and open tokens, however many links there are (see ``distro.tracking.rewrite``).
+
 What templates see:
     release   the release's fields, ``body_html`` / ``boilerplate_html`` rendered once
     sender    name, email, postal_address
@@ -12,12 +17,13 @@ What templates see:
               language, timezone, custom.NAME (a missing custom field reads as "")
     recipient greeting ("Dear Amara," / "Hello,"), at_outlet (" at Harbor Herald" or ""),
               embargo_local (the lift in their zone, or "")
-    links     unsubscribe, view_online (signed per recipient)
+    links     unsubscribe, view_online (signed per recipient; never rewritten for tracking)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Protocol
 
 import jinja2
@@ -28,8 +34,15 @@ from distro.models import Contact, Release
 from distro.moments import zone
 from distro.providers.base import OutboundEmail
 from distro.releases import embargo
-from distro.rendering import OpenFields, PreparedRelease, RenderedEmail, markdown_to_html
+from distro.rendering import (
+    TRACKING,
+    OpenFields,
+    PreparedRelease,
+    RenderedEmail,
+    markdown_to_html,
+)
 from distro.tracking.links import LinkPurpose, LinkSigner
+from distro.tracking.rewrite import LinkRewriter
 
 
 def release_context(release: Release) -> dict[str, Any]:
@@ -125,6 +138,7 @@ class Composer:
         template: str,
         *,
         embargo_notice: bool = False,
+        tracked_send: int | None = None,
     ) -> None:
         self.settings = settings
         self.signer = signer
@@ -136,6 +150,7 @@ class Composer:
         # Read per recipient: plain strings, not the release's instrumented ORM attributes.
         self._web_copy_url = f"{self.base_url}/releases/{release.slug}?t="
         self._tag = f"release-{release.id}"
+        self.tracked = tracked_send is not None
         self.prepared = PreparedRelease(
             environment,
             template,
@@ -150,6 +165,9 @@ class Composer:
                 "embargo": self._embargo_context(),
             },
             sample=self.values(0, SAMPLE_CONTACT),
+            links=None
+            if tracked_send is None
+            else LinkRewriter(self.base_url, partial(signer.sign_link, tracked_send)),
         )
 
     def _embargo_context(self) -> dict[str, str] | None:
@@ -201,13 +219,23 @@ class Composer:
             "links": self.links(message_id),
         }
 
+    def _personal(self, message_id: int, contact: ContactFields) -> dict[str, Any]:
+        """``values`` plus, on a tracked send, the message's click and open tokens."""
+        values = self.values(message_id, contact)
+        if self.tracked:
+            values[TRACKING] = {
+                "click": self.signer.sign(LinkPurpose.CLICK, message_id),
+                "open": self.signer.sign(LinkPurpose.OPEN, message_id),
+            }
+        return values
+
     def render(self, message_id: int, contact: ContactFields) -> RenderedEmail:
-        return self.prepared.personalise(self.values(message_id, contact))
+        return self.prepared.personalise(self._personal(message_id, contact))
 
     def compose(
         self, message_id: int, contact: ContactFields, *, test: bool = False
     ) -> OutboundEmail:
-        values = self.values(message_id, contact)
+        values = self._personal(message_id, contact)
         rendered = self.prepared.personalise(values)
         sending = self.settings.sending
         headers = {

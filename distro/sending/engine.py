@@ -294,6 +294,7 @@ class Sender:
                 release,
                 send.template,
                 embargo_notice=send.embargo_notice,
+                tracked_send=send_id if send.tracking and self.settings.tracking.enabled else None,
             )
             return composer, release.updated_at
 

@@ -68,11 +68,13 @@ def schedule_send(
     advance_copy: bool = False,
     provider: str | None = None,
     template: str = "release",
+    tracking: bool = True,
 ) -> Send:
     """Validate and store a scheduled send.
 
     ``advance_copy`` makes an embargoed advance copy: it carries the embargo notice, may go
-    before the lift, and only to contacts tagged ``embargo.trusted_tag``.
+    before the lift, and only to contacts tagged ``embargo.trusted_tag``. ``tracking`` False
+    sends it without open pixel and rewritten links (so does ``tracking.enabled`` false).
     """
     audience.validate()
     provider_name = provider or settings.sending.provider
@@ -102,6 +104,7 @@ def schedule_send(
             release,
             template,
             embargo_notice=advance_copy,
+            tracked_send=0 if tracking and settings.tracking.enabled else None,
         ).render(0, sample)
         if advance_copy:
             moment, follows_embargo = (at or now), False
@@ -119,6 +122,7 @@ def schedule_send(
             scheduled_at=moment,
             at_embargo=follows_embargo,
             embargo_notice=advance_copy,
+            tracking=tracking,
             status=SendStatus.SCHEDULED,
         )
         session.add(send)

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 import distro
 from distro.providers import SANDBOX_MOUNT
-from distro.web import public, releases, webhooks
+from distro.web import public, releases, tracking, webhooks
 from distro.web.context import AppContext
 
 
@@ -22,6 +22,7 @@ def create_app(context: AppContext, *, sandbox_app: FastAPI | None = None) -> Fa
     app.include_router(public.router)
     app.include_router(webhooks.router)
     app.include_router(releases.router)
+    app.include_router(tracking.router)
     if sandbox_app is not None:
         app.mount(SANDBOX_MOUNT, sandbox_app)
     return app

@@ -1,20 +1,29 @@
-"""Pages for people who are not staff: the landing page and the unsubscribe link.
+"""Pages for people who are not staff: the landing page, unsubscribing and beat preferences.
 
 Unsubscribing follows RFC 8058: a POST to the link (which mail clients send with the body
 ``List-Unsubscribe=One-Click`` and no cookies) unsubscribes at once and answers 200, never a
-redirect. A GET only shows a page with a button, because link scanners fetch URLs on their own.
+redirect. A GET only shows a page, because link scanners fetch URLs on their own: there the
+person confirms unsubscribing from everything, or keeps some of their beats (the preference
+centre; see ``distro.audience.preferences`` for what that changes). Dropping beats is also
+stored as an ``unsubscribed`` event with ``scope`` "beats", which does not suppress the address.
+
+The signed token in the URL is the only credential and every change is a POST, so the forms need
+no cookie and no CSRF token: a page elsewhere cannot make a browser post to a URL it does not
+know.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 import distro
+from distro.audience.preferences import BeatChoice, beat_choices, save_beat_choices
+from distro.db import reading
 from distro.models import EventType, Message
 from distro.models.types import utcnow
 from distro.tracking.events import NormalisedEvent, store_events
@@ -38,41 +47,97 @@ def landing(context: ContextDep) -> HTMLResponse:
 
 @router.get("/healthz")
 def health(context: ContextDep) -> dict[str, str]:
-    with context.engine.connect() as conn:
+    with reading(context.engine) as conn:
         conn.execute(select(1))
     return {"status": "ok", "version": distro.__version__}
 
 
-def _message_email(context: AppContext, token: str) -> tuple[int, str] | None:
+class Recipient(NamedTuple):
+    message_id: int
+    email: str
+    contact_id: int
+
+
+def _recipient(context: AppContext, token: str) -> Recipient | None:
     message_id = context.signer.verify(LinkPurpose.UNSUBSCRIBE, token)
     if message_id is None:
         return None
-    with context.engine.connect() as conn:
-        email = conn.scalar(select(col(Message.email)).where(col(Message.id) == message_id))
-    return None if email is None else (message_id, email)
+    with reading(context.engine) as conn:
+        row = conn.execute(
+            select(col(Message.email), col(Message.contact_id)).where(col(Message.id) == message_id)
+        ).one_or_none()
+    return None if row is None else Recipient(message_id, row[0], row[1])
+
+
+def _choices(context: AppContext, contact_id: int) -> list[BeatChoice]:
+    with reading(context.engine) as conn:
+        return beat_choices(conn, contact_id)
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
-    found = await run_in_threadpool(_message_email, context, token)
+    found = await run_in_threadpool(_recipient, context, token)
     if found is None:
         return _page(context, "link_invalid.html", status=404)
-    return _page(context, "unsubscribe.html", email=found[1], action=f"/u/{token}")
+    choices = await run_in_threadpool(_choices, context, found.contact_id)
+    return _page(
+        context,
+        "unsubscribe.html",
+        email=found.email,
+        action=f"/u/{token}",
+        beats_action=f"/u/{token}/beats",
+        choices=choices,
+    )
 
 
 @router.post("/u/{token}", response_class=HTMLResponse)
 async def unsubscribe(token: str, context: ContextDep) -> HTMLResponse:
-    found = await run_in_threadpool(_message_email, context, token)
+    """RFC 8058 one-click, and the page's button: whatever the body, unsubscribe at once."""
+    found = await run_in_threadpool(_recipient, context, token)
     if found is None:
         return _page(context, "link_invalid.html", status=404)
-    message_id, email = found
     event = NormalisedEvent(
         type=EventType.UNSUBSCRIBED,
-        provider_event_id=f"unsubscribe:{message_id}",
+        provider_event_id=f"unsubscribe:{found.message_id}",
         occurred_at=utcnow(),
-        recipient=email,
-        message_id=message_id,
-        detail={"description": "unsubscribe link"},
+        recipient=found.email,
+        message_id=found.message_id,
+        detail={"description": "unsubscribe link", "scope": "all"},
     )
     await run_in_threadpool(store_events, context.engine, "distro", [event])
-    return _page(context, "unsubscribed.html", email=email)
+    return _page(context, "unsubscribed.html", email=found.email)
+
+
+@router.post("/u/{token}/beats", response_class=HTMLResponse)
+async def choose_beats(token: str, request: Request, context: ContextDep) -> HTMLResponse:
+    """The preference centre's form: the beats ticked are kept, the others dropped."""
+    found = await run_in_threadpool(_recipient, context, token)
+    if found is None:
+        return _page(context, "link_invalid.html", status=404)
+    form = await request.form()
+    wanted = [value for value in form.getlist("beat") if isinstance(value, str)]
+    saved = await run_in_threadpool(
+        save_beat_choices, context.engine, found.contact_id, wanted, found.message_id
+    )
+    if saved.dropped:  # recorded as an unsubscribe from those beats only: no suppression
+        event = NormalisedEvent(
+            type=EventType.UNSUBSCRIBED,
+            provider_event_id=f"unsubscribe-beats:{found.message_id}:{','.join(saved.dropped)}",
+            occurred_at=utcnow(),
+            recipient=found.email,
+            message_id=found.message_id,
+            detail={
+                "description": f"preference centre: no more {', '.join(saved.dropped)}",
+                "scope": "beats",
+            },
+        )
+        await run_in_threadpool(store_events, context.engine, "distro", [event])
+    choices = saved.choices
+    return _page(
+        context,
+        "preferences_saved.html",
+        email=found.email,
+        kept=[c.beat for c in choices if c.wanted],
+        dropped=[c.beat for c in choices if not c.wanted],
+        action=f"/u/{token}",
+    )
