@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,12 +34,15 @@ class SendScheduler:
         poll_seconds: float,
         housekeeping: Callable[[], None] | None = None,
         housekeeping_seconds: float = 5.0,
+        interval_jobs: Mapping[str, tuple[Callable[[], None], float]] | None = None,
     ) -> None:
         self.engine = engine
         self.fire = fire
         self.poll_seconds = poll_seconds
         self.housekeeping = housekeeping
         self.housekeeping_seconds = housekeeping_seconds
+        # Further periodic jobs by id: (function, interval seconds), e.g. outgoing webhooks.
+        self.interval_jobs = dict(interval_jobs or {})
         # Sends being fired right now: their row still says "scheduled" until the expansion
         # commits, and a sync in between must not queue a second run of the same job.
         self._firing: set[int] = set()
@@ -62,6 +65,10 @@ class SendScheduler:
                 seconds=self.housekeeping_seconds,
                 id=HOUSEKEEPING_JOB,
                 max_instances=1,
+            )
+        for job_id, (function, seconds) in self.interval_jobs.items():
+            self.scheduler.add_job(
+                function, "interval", seconds=seconds, id=job_id, max_instances=1
             )
         self.scheduler.start()
 

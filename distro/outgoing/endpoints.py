@@ -1,0 +1,212 @@
+"""Registering and managing receiver endpoints: what ``distro hooks`` does.
+
+Only staff (people with the CLI and the database) register URLs, and deliveries leave from the
+worker's network position, so a URL may well point inside the network: that is the staff's
+choice. What distro refuses is anything but plain http(s) (no file:, gopher:, ...), credentials
+in the URL (they would be shown by ``hooks list``), and redirects (never followed on delivery).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Session, col, select
+
+from distro.errors import NotFoundError, ValidationError
+from distro.models import Event, EventType, OutgoingDelivery, OutgoingWebhook, Send
+from distro.models.types import utcnow
+from distro.outgoing.vault import new_secret, seal
+
+MAX_URL_LENGTH = 2000
+
+
+def valid_event_types() -> str:
+    return ", ".join(t.value for t in EventType)
+
+
+def parse_event_types(text: str | None) -> list[str]:
+    """``"delivered,bounced"`` -> the listed types in EventType order; empty: every type."""
+    if not text or not text.strip():
+        return []
+    wanted = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = sorted(wanted - {t.value for t in EventType})
+    if unknown:
+        raise ValidationError(
+            f"--events: unknown event type {', '.join(map(repr, unknown))} "
+            f"(choose from {valid_event_types()})"
+        )
+    return [t.value for t in EventType if t.value in wanted]
+
+
+def check_url(url: str) -> str:
+    """The URL as given, if distro will post to it; else a ValidationError naming the reason."""
+    url = url.strip()
+    if not url:
+        raise ValidationError("URL: empty")
+    if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
+        raise ValidationError(f"URL {url[:80]!r}: too long or contains spaces/control characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValidationError(f"URL {url!r}: only http:// and https:// URLs are accepted")
+    if not parts.hostname:
+        raise ValidationError(f"URL {url!r}: no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            f"URL {url!r}: credentials in the URL are not accepted (receivers check the "
+            "X-Distro-Signature header instead)"
+        )
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValidationError(f"URL {url!r}: the port is not a number from 0 to 65535") from None
+    return url
+
+
+def add_endpoint(
+    engine: Engine,
+    url: str,
+    server_key: str,
+    *,
+    event_types: list[str] | None = None,
+    send_id: int | None = None,
+    from_start: bool = False,
+    now: datetime | None = None,
+) -> tuple[OutgoingWebhook, str]:
+    """Register ``url``; return the endpoint and its secret (the only time it is readable).
+
+    It receives the events stored from now on, or with ``from_start`` every stored event too.
+    """
+    url = check_url(url)
+    secret = new_secret()
+    with Session(engine, expire_on_commit=False) as session:
+        if send_id is not None and session.get(Send, send_id) is None:
+            raise NotFoundError(f"--send: no send with id {send_id}")
+        latest = session.scalar(select(func.max(Event.id)))
+        endpoint = OutgoingWebhook(
+            url=url,
+            secret_sealed=seal(secret, server_key),
+            event_types=list(event_types or []),
+            send_id=send_id,
+            cursor_event_id=0 if from_start else int(latest or 0),
+            created_at=now or utcnow(),
+        )
+        session.add(endpoint)
+        session.commit()
+    return endpoint, secret
+
+
+def get_endpoint(session: Session, endpoint_id: int) -> OutgoingWebhook:
+    endpoint = session.get(OutgoingWebhook, endpoint_id)
+    if endpoint is None:
+        raise NotFoundError(f"no webhook with id {endpoint_id} (see `distro hooks list`)")
+    return endpoint
+
+
+def list_endpoints(engine: Engine) -> list[OutgoingWebhook]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutgoingWebhook).order_by(col(OutgoingWebhook.id))))
+
+
+def remove_endpoint(engine: Engine, endpoint_id: int) -> OutgoingWebhook:
+    """Delete the endpoint and its delivery log."""
+    with Session(engine, expire_on_commit=False) as session:
+        endpoint = get_endpoint(session, endpoint_id)
+        session.execute(
+            delete(OutgoingDelivery).where(col(OutgoingDelivery.endpoint_id) == endpoint_id)
+        )
+        session.delete(endpoint)
+        session.commit()
+    return endpoint
+
+
+def set_active(engine: Engine, endpoint_id: int, active: bool) -> OutgoingWebhook:
+    """Pause, or resume; resuming also forgets past failures so it is tried at once."""
+    with Session(engine, expire_on_commit=False) as session:
+        endpoint = get_endpoint(session, endpoint_id)
+        endpoint.active = active
+        if active:
+            endpoint.gave_up_at = None
+            endpoint.consecutive_failures = 0
+            endpoint.failing_since = None
+            endpoint.next_attempt_at = None
+        session.add(endpoint)
+        session.commit()
+    return endpoint
+
+
+def rotate_secret(engine: Engine, endpoint_id: int, server_key: str) -> tuple[OutgoingWebhook, str]:
+    """A new secret for the endpoint (the old one stops working at once); shown once."""
+    secret = new_secret()
+    with Session(engine, expire_on_commit=False) as session:
+        endpoint = get_endpoint(session, endpoint_id)
+        endpoint.secret_sealed = seal(secret, server_key)
+        session.add(endpoint)
+        session.commit()
+    return endpoint, secret
+
+
+def delivery_log(engine: Engine, endpoint_id: int, limit: int = 20) -> list[OutgoingDelivery]:
+    """The newest ``limit`` attempts, newest first."""
+    with Session(engine) as session:
+        get_endpoint(session, endpoint_id)
+        return list(
+            session.exec(
+                select(OutgoingDelivery)
+                .where(OutgoingDelivery.endpoint_id == endpoint_id)
+                .order_by(col(OutgoingDelivery.id).desc())
+                .limit(limit)
+            )
+        )
+
+
+def status(endpoint: OutgoingWebhook) -> str:
+    """paused | failing (given up on) | retrying | ok."""
+    if not endpoint.active:
+        return "paused"
+    if endpoint.gave_up_at is not None:
+        return "failing"
+    if endpoint.consecutive_failures:
+        return "retrying"
+    return "ok"
+
+
+def describe(endpoint: OutgoingWebhook) -> dict[str, Any]:
+    """The endpoint as shown to staff (never its secret)."""
+
+    def when(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "status": status(endpoint),
+        # Empty: every event type.
+        "events": list(endpoint.event_types),
+        "send_id": endpoint.send_id,
+        "cursor_event_id": endpoint.cursor_event_id,
+        "consecutive_failures": endpoint.consecutive_failures,
+        "failing_since": when(endpoint.failing_since),
+        "gave_up_at": when(endpoint.gave_up_at),
+        "next_attempt_at": when(endpoint.next_attempt_at),
+        "last_error": endpoint.last_error,
+        "last_success_at": when(endpoint.last_success_at),
+        "created_at": when(endpoint.created_at),
+    }
+
+
+def describe_delivery(entry: OutgoingDelivery) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "attempted_at": entry.attempted_at.isoformat(),
+        "first_event_id": entry.first_event_id,
+        "last_event_id": entry.last_event_id,
+        "event_count": entry.event_count,
+        "ok": entry.ok,
+        "status_code": entry.status_code,
+        "error": entry.error,
+        "duration_ms": entry.duration_ms,
+    }
