@@ -19,50 +19,32 @@ provider, not by this machine's two cores, and adding workers shows how sending 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
-from sqlalchemy import Engine, func, insert, literal, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
+from bench.common import DISTRO, database, free_port, populate_audience
 from distro.config import BUILT_IN, Settings
-from distro.db import make_engine, reading, upgrade
-from distro.models import Contact, ContactList, ListMember, Message, Release, Send, SendStatus
+from distro.db import make_engine, reading
+from distro.models import Contact, Message, Release, Send, SendStatus
 from distro.models.types import utcnow
 from distro.providers.base import OutboundEmail
-from distro.releases.lifecycle import approve
-from distro.releases.service import create_sample_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
 from distro.sending.schedule import Audience, schedule_send
 from distro.tracking.links import LinkSigner
 
-DISTRO = str(Path(sys.executable).parent / "distro")
-PG_ADMIN = os.environ.get("DISTRO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "bench-server-token"  # noqa: S105 - the local sandbox's token, guards nothing
 SECRET = secrets.token_urlsafe(32)
-CHUNK = 20_000  # contacts inserted per statement: memory stays flat at any size
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_sandbox(port: int, folder: Path, latency: float = 0) -> subprocess.Popen[bytes]:
@@ -95,70 +77,6 @@ def start_sandbox(port: int, folder: Path, latency: float = 0) -> subprocess.Pop
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def database(folder: Path, postgres: bool) -> Iterator[str]:
-    """A fresh, empty database URL (a SQLite file, or a PostgreSQL database dropped after)."""
-    if not postgres:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    name = f"distro_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def populate(engine: Engine, recipients: int) -> int:
-    """``recipients`` contacts on one list and an approved sample release; its id."""
-    upgrade(engine)
-    now = utcnow()
-    contacts = Contact.__table__  # type: ignore[attr-defined]
-    with engine.begin() as conn:
-        for start in range(0, recipients, CHUNK):
-            conn.execute(
-                insert(contacts),
-                [
-                    {
-                        "email": f"reporter{i}@outlet{i % 97}.example",
-                        "first_name": f"Reporter{i}",
-                        "last_name": "Bench",
-                        "outlet": f"Outlet {i % 97}",
-                        "title": "",
-                        "region": "",
-                        "country": "",
-                        "language": "en",
-                        "timezone": "",
-                        "notes": "",
-                        "custom": {},
-                        "status": "active",
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for i in range(start, min(recipients, start + CHUNK))
-                ],
-            )
-        conn.execute(
-            insert(ContactList.__table__),  # type: ignore[attr-defined]
-            [{"name": "bench", "description": "", "created_at": now}],
-        )
-        conn.execute(
-            insert(ListMember.__table__).from_select(  # type: ignore[attr-defined]
-                ["list_id", "contact_id", "added_at"],
-                select(literal(1), col(Contact.id), col(Contact.created_at)),
-            )
-        )
-    with Session(engine, expire_on_commit=False) as session:
-        release = create_sample_release(session)
-        approve(release)
-        session.add(release)
-        session.commit()
-    assert release.id is not None
-    return release.id
 
 
 def settings_for(database_url: str, sandbox_port: int) -> Settings:
@@ -223,7 +141,7 @@ def _send(folder: Path, url: str, port: int, args: argparse.Namespace) -> dict[s
     recipients = args.recipients
     settings = settings_for(url, port)
     engine = make_engine(url)
-    release_id = populate(engine, recipients)
+    release_id = populate_audience(engine, recipients, utcnow())
     write_config(folder, url, port, args.in_flight)
     senders = [
         subprocess.Popen([DISTRO, "worker"], cwd=folder, stdout=subprocess.DEVNULL)
@@ -282,7 +200,7 @@ def naive_rate(messages: int) -> float:
         try:
             settings = settings_for(f"sqlite:///{folder / 'naive.db'}", port)
             engine = make_engine(settings.database.url)
-            release_id = populate(engine, messages)
+            release_id = populate_audience(engine, messages, utcnow())
             with Session(engine) as session:
                 release = session.get(Release, release_id)
                 assert release is not None

@@ -19,8 +19,10 @@ from sqlalchemy import Engine
 
 from distro.config import Settings, secret_key
 from distro.models.types import utcnow
+from distro.outgoing.delivery import Deliverer
 from distro.providers.base import Provider
 from distro.rendering import make_environment
+from distro.reports import prepare_report, sends_to_prepare
 from distro.scheduler import SendScheduler
 from distro.sending import queue
 from distro.sending.engine import ProviderPool, Sender
@@ -28,6 +30,8 @@ from distro.sending.expand import FireOutcome, fire_send
 from distro.tracking.links import LinkSigner
 
 log = logging.getLogger(__name__)
+
+HOOKS_JOB = "distro-outgoing-webhooks"
 
 
 class Worker:
@@ -54,6 +58,7 @@ class Worker:
             clock,
             self._stop,
         )
+        self.hooks = Deliverer(settings, engine, secret_key(settings), clock=clock)
         self.scheduler = SendScheduler(
             engine,
             self.fire,
@@ -61,6 +66,9 @@ class Worker:
             housekeeping=self.housekeeping,
             # Often enough that a dead worker's lease is dealt with soon after it expires.
             housekeeping_seconds=min(10.0, max(1.0, settings.sending.lease_seconds / 4)),
+            interval_jobs={
+                HOOKS_JOB: (self.deliver_hooks, settings.outgoing_webhooks.interval_seconds)
+            },
         )
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -81,14 +89,24 @@ class Worker:
             self._wake.set()
 
     def housekeeping(self) -> None:
-        """Recover hand-overs whose worker vanished and ask lookup providers about lost
-        answers (see distro.sending.queue)."""
+        """Recover hand-overs whose worker vanished, ask lookup providers about lost answers
+        (see distro.sending.queue), and take the stored counts of finished sends' reports."""
         recovery = self.providers.recovery()
         touched = queue.expire_handovers(self.engine, self.clock(), recovery)
         if touched:
             log.warning("%d messages had an expired hand-over", touched)
         if self.sender.reconcile(recovery):
             self._wake.set()
+        for send_id in sends_to_prepare(self.engine):
+            # Counted once here, so the first report of a large send is as fast as the rest.
+            prepare_report(self.engine, send_id)
+
+    def deliver_hooks(self) -> None:
+        """APScheduler's job: post new events to the outgoing webhooks (distro.outgoing)."""
+        try:
+            self.hooks.run(f"{self.identity}:hooks", self._stop)
+        except Exception:
+            log.exception("outgoing webhooks: delivery failed; the next run retries")
 
     def start(self) -> Worker:
         self.scheduler.start()
@@ -110,6 +128,7 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout=60)
         self.providers.close()
+        self.hooks.close()
 
     def _sender_loop(self, owner: str) -> None:
         while not self._stop.is_set():

@@ -15,8 +15,10 @@ import typer
 
 from distro.cli import (
     contacts_cmds,
+    hooks_cmds,
     lists_cmds,
     release_cmds,
+    report_cmds,
     segments_cmds,
     send_cmds,
     setup_cmds,
@@ -56,13 +58,14 @@ def root(
 
 
 setup_cmds.register(app)
-send_cmds.register(app)
+report_cmds.register(app)
 app.add_typer(contacts_cmds.contacts, name="contacts")
 app.add_typer(lists_cmds.lists, name="lists")
 app.add_typer(segments_cmds.segments, name="segments")
 app.add_typer(suppress_cmds.suppress, name="suppress")
 app.add_typer(release_cmds.release, name="release")
 app.add_typer(send_cmds.send, name="send")
+app.add_typer(hooks_cmds.hooks, name="hooks")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from distro.audience.targeting import audience_contact_ids, send_expression
 from distro.config import Settings
@@ -34,6 +35,7 @@ from distro.db import writing
 from distro.errors import NotFoundError
 from distro.models import (
     Contact,
+    ContactBeat,
     ContactTag,
     MessageStatus,
     Release,
@@ -48,6 +50,7 @@ CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
 TAGS: Table = ContactTag.__table__  # type: ignore[attr-defined]
+BEATS: Table = ContactBeat.__table__  # type: ignore[attr-defined]
 
 
 class FireOutcome(StrEnum):
@@ -175,6 +178,10 @@ def expand_audience(
             literal(0),
             literal(now, UTCDateTime()),
             literal(now, UTCDateTime()),
+            # Who the recipient was as addressed, for reports (see Message.outlet).
+            c.c.outlet,
+            c.c.region,
+            _beats_of(conn, c.c.id),
         )
         .select_from(c.outerjoin(s, s.c.email == c.c.email))
         .where(and_(c.c.id.in_(audience), c.c.status == "active"))
@@ -193,6 +200,9 @@ def expand_audience(
                 "attempts",
                 "queued_at",
                 "updated_at",
+                "outlet",
+                "region",
+                "beats",
             ],
             rows,
         )
@@ -200,3 +210,13 @@ def expand_audience(
     # Counted, not taken from rowcount: SQLAlchemy reports -1 for INSERT ... SELECT on psycopg.
     count = conn.scalar(select(func.count()).where(MESSAGES.c.send_id == send_id))
     return int(count or 0)
+
+
+def _beats_of(conn: Connection, contact_id: Any) -> Any:
+    """The contact's beats as a JSON array, copied onto its message."""
+    b = BEATS
+    if conn.dialect.name == "postgresql":
+        beats = func.json_agg(aggregate_order_by(b.c.beat, b.c.beat))  # NULL for none
+    else:  # the primary key (contact_id, beat) hands them over in order; "[]" for none
+        beats = func.json_group_array(b.c.beat)
+    return select(beats).where(b.c.contact_id == contact_id).scalar_subquery()

@@ -1,0 +1,246 @@
+"""The shapes of a send report: plain frozen dataclasses that every output (table, JSON, CSV,
+HTML) reads, so the figures are worked out once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+
+def share(part: int, whole: int) -> float | None:
+    """``part / whole``, or None when there is nothing to divide by."""
+    return round(part / whole, 4) if whole else None
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Distinct recipients at each step (and opens and clicks in total), for a whole send or
+    for one value of a breakdown."""
+
+    recipients: int = 0
+    suppressed: int = 0
+    delivered: int = 0
+    deferred: int = 0
+    bounced: int = 0
+    bounced_hard: int = 0
+    bounced_soft: int = 0
+    opened: int = 0
+    opened_human: int = 0
+    opened_machine: int = 0
+    opens_human: int = 0
+    opens_machine: int = 0
+    clicked: int = 0
+    clicked_human: int = 0
+    clicked_machine: int = 0
+    clicks_human: int = 0
+    clicks_machine: int = 0
+    complained: int = 0
+    unsubscribed: int = 0
+
+
+COUNT_NAMES = tuple(f.name for f in fields(Counts))
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """Shares between 0 and 1 (None when the base is 0). Open and click rates count human
+    opens and clicks only: privacy proxies and link scanners open everything."""
+
+    delivery_rate: float | None
+    open_rate: float | None
+    click_rate: float | None
+    click_to_open_rate: float | None
+    bounce_rate: float | None
+    complaint_rate: float | None
+    unsubscribe_rate: float | None
+
+    @classmethod
+    def of(cls, counts: Counts, sent: int) -> Rates:
+        c = counts
+        return cls(
+            delivery_rate=share(c.delivered, sent),
+            open_rate=share(c.opened_human, c.delivered),
+            click_rate=share(c.clicked_human, c.delivered),
+            click_to_open_rate=share(c.clicked_human, c.opened_human),
+            bounce_rate=share(c.bounced, sent),
+            complaint_rate=share(c.complained, c.delivered),
+            unsubscribe_rate=share(c.unsubscribed, c.delivered),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownRow:
+    """One outlet (beat, region, provider, domain) of a send: recipients at each step (event
+    totals are kept for the whole send only). Rates are over its mailed recipients
+    (recipients less suppressed), since hand-over is not counted per value."""
+
+    value: str
+    counts: Counts
+
+    @property
+    def rates(self) -> Rates:
+        return Rates.of(self.counts, self.counts.recipients - self.counts.suppressed)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts = {name: getattr(self.counts, name) for name in BREAKDOWN_COUNTS}
+        return {"value": self.value, **counts, **asdict(self.rates)}
+
+
+# What a breakdown row reports (the event totals are the whole send's only).
+BREAKDOWN_COUNTS = tuple(
+    name
+    for name in COUNT_NAMES
+    if name not in ("opens_human", "opens_machine", "clicks_human", "clicks_machine")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePoint:
+    start: datetime
+    minutes: int  # the bucket's width: 1 for the first hour, then 60
+    sent: int = 0
+    delivered: int = 0
+    opens_human: int = 0
+    opens_machine: int = 0
+    clicks_human: int = 0
+    clicks_machine: int = 0
+    bounces: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "start": self.start.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    minutes: tuple[TimelinePoint, ...] = ()  # per minute, the first hour after the start
+    hours: tuple[TimelinePoint, ...] = ()  # per hour after that
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "minutes": [p.as_dict() for p in self.minutes],
+            "hours": [p.as_dict() for p in self.hours],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    url: str
+    clicks_human: int
+    clicks_machine: int
+    clickers: int  # recipients with a human click on it
+
+
+@dataclass(frozen=True, slots=True)
+class BounceReason:
+    bounce_type: str
+    reason: str
+    bounces: int
+    example: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRow:
+    email: str
+    status: str
+    outlet: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    opened_at: datetime | None
+    opens_human: int
+    opens_machine: int
+    clicks_human: int
+    clicks_machine: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("sent_at", "delivered_at", "opened_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass(frozen=True)
+class SendReport:
+    """A send's report. The flat funnel fields are the foundation's JSON contract."""
+
+    send_id: int
+    release_id: int
+    release_title: str
+    status: str
+    provider: str
+    scheduled_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    note: str
+    zone: str  # the zone people see its times in
+    recipients: int
+    suppressed: int
+    pending: int
+    sent: int
+    delivered: int
+    bounced: int
+    failed: int
+    uncertain: int
+    opened: int
+    clicked: int
+    complained: int
+    unsubscribed: int
+    counts: Counts
+    rates: Rates
+    breakdowns: dict[str, tuple[BreakdownRow, ...]] = field(default_factory=dict)
+    timeline: Timeline = Timeline()
+    top_links: tuple[LinkRow, ...] = ()
+    bounce_reasons: tuple[BounceReason, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self.counts
+        data: dict[str, Any] = {
+            "send_id": self.send_id,
+            "release_id": self.release_id,
+            "release_title": self.release_title,
+            "status": self.status,
+            "provider": self.provider,
+            "scheduled_at": _iso(self.scheduled_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "note": self.note,
+            "zone": self.zone,
+            "recipients": self.recipients,
+            "suppressed": self.suppressed,
+            "pending": self.pending,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "deferred": c.deferred,
+            "bounced": self.bounced,
+            "bounced_hard": c.bounced_hard,
+            "bounced_soft": c.bounced_soft,
+            "failed": self.failed,
+            "uncertain": self.uncertain,
+            "opened": self.opened,
+            "opened_human": c.opened_human,
+            "opened_machine": c.opened_machine,
+            "opens": c.opens_human + c.opens_machine,
+            "opens_human": c.opens_human,
+            "opens_machine": c.opens_machine,
+            "clicked": self.clicked,
+            "clicked_human": c.clicked_human,
+            "clicked_machine": c.clicked_machine,
+            "clicks": c.clicks_human + c.clicks_machine,
+            "clicks_human": c.clicks_human,
+            "clicks_machine": c.clicks_machine,
+            "complained": self.complained,
+            "unsubscribed": self.unsubscribed,
+            "rates": asdict(self.rates),
+            "breakdowns": {
+                name: [row.as_dict() for row in rows] for name, rows in self.breakdowns.items()
+            },
+            "timeline": self.timeline.as_dict(),
+            "top_links": [asdict(link) for link in self.top_links],
+            "bounce_reasons": [asdict(reason) for reason in self.bounce_reasons],
+        }
+        return data
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
