@@ -85,7 +85,7 @@ def test_add_normalises_logs_and_keeps_an_existing_suppression(any_engine: Engin
     [
         ("not-an-address", "complaint", "not a valid email address"),
         ("   ", "complaint", "no email address"),
-        ("ana@harbor.example", "spam", "hard_bounce, complaint, do_not_contact"),
+        ("ana@harbor.example", "spam", "hard_bounce, soft_bounce, complaint, do_not_contact"),
     ],
 )
 def test_add_refuses_bad_input_and_stores_nothing(
