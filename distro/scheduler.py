@@ -47,6 +47,11 @@ class SendScheduler:
         # commits, and a sync in between must not queue a second run of the same job.
         self._firing: set[int] = set()
         self._firing_lock = threading.Lock()
+        # APScheduler's shutdown(wait=True) holds its job store lock while it waits for running
+        # jobs, and a sync in progress needs that lock to read and change jobs: shutting down
+        # first waits for a running sync here, and no sync touches the scheduler after that.
+        self._sync_lock = threading.Lock()
+        self._stopping = False
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             # Lateness is judged by distro (scheduler.max_lateness), not by APScheduler.
@@ -73,6 +78,8 @@ class SendScheduler:
         self.scheduler.start()
 
     def shutdown(self) -> None:
+        with self._sync_lock:
+            self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 
@@ -87,6 +94,11 @@ class SendScheduler:
 
     def sync(self) -> None:
         """Make the jobs match the scheduled sends: add new, move changed, drop the rest."""
+        with self._sync_lock:
+            if not self._stopping:
+                self._sync_jobs()
+
+    def _sync_jobs(self) -> None:
         with reading(self.engine) as conn:
             wanted: dict[str, datetime] = {
                 f"{JOB_PREFIX}{send_id}": when

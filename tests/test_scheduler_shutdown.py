@@ -1,0 +1,41 @@
+"""Shutting the scheduler down while its sync job runs must not hang.
+
+APScheduler 3's ``shutdown(wait=True)`` holds its job store lock while it waits for running
+jobs; a sync that is still reading the sends table then needs that lock to look at its jobs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+from distro import scheduler as scheduler_module
+from distro.db import reading
+
+
+def test_shutdown_during_a_slow_sync_does_not_deadlock(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_sync = threading.Event()
+
+    @contextmanager
+    def slow_reading(bound: Engine) -> Iterator[Connection]:
+        with reading(bound) as conn:
+            in_sync.set()
+            time.sleep(1.0)  # the shutdown below starts meanwhile
+            yield conn
+
+    scheduled = scheduler_module.SendScheduler(engine, lambda send_id: None, poll_seconds=0.2)
+    scheduled.start()
+    monkeypatch.setattr(scheduler_module, "reading", slow_reading)
+    assert in_sync.wait(10), "the sync job did not run"
+    stopper = threading.Thread(target=scheduled.shutdown, daemon=True)
+    stopper.start()
+    stopper.join(timeout=15)
+    assert not stopper.is_alive(), "shutdown hung while a sync was running"
+    assert not scheduled.scheduler.running
