@@ -11,7 +11,6 @@ is at least once, in event-id order.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from distro.db import reading, writing
 from distro.models import OutgoingDelivery
 from distro.outgoing.batches import ENDPOINTS, horizon, matching_events
 from distro.outgoing.post import Attempt
+from distro.sending.queue import retry_delay as backoff
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +134,12 @@ def retry_delay(
 ) -> timedelta:
     """Exponential backoff with jitter, never shorter than the receiver's Retry-After
     (itself honoured up to ``max_retry_after_seconds``)."""
-    ceiling = min(config.retry_cap_seconds, config.retry_base_seconds * 2 ** max(0, failures - 1))
-    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not security)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, config.max_retry_after_seconds))
-    return timedelta(seconds=delay)
+    return backoff(
+        failures,
+        None if retry_after is None else min(retry_after, config.max_retry_after_seconds),
+        base=timedelta(seconds=config.retry_base_seconds),
+        cap=timedelta(seconds=config.retry_cap_seconds),
+    )
 
 
 def record_attempt(
