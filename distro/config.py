@@ -25,11 +25,24 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_core import PydanticCustomError
 
 from distro.errors import ConfigError
+from distro.urls import WEB_SCHEMES, UrlError, check_url
 
 ENV_PREFIX = "DISTRO_"
 ENV_SEPARATOR = "__"
 DEFAULT_CONFIG_FILE = "config.toml"
 SECRET_FILE = ".distro-secret"  # noqa: S105 (a file name, not a secret)
+
+
+def _http_base(value: str, example: str = "") -> str:
+    """An http(s) URL that others are appended to (no trailing slash), or "" for none."""
+    if not value:
+        return value
+    try:
+        return check_url(value, WEB_SCHEMES).rstrip("/")
+    except UrlError as exc:
+        raise ValueError(
+            f"must be an http:// or https:// URL{f', {example}' if example else ''}: {exc}"
+        ) from None
 
 
 class _Section(BaseModel):
@@ -49,11 +62,8 @@ class ServerSettings(_Section):
     @field_validator("public_url")
     @classmethod
     def _public_url_is_http(cls, value: str) -> str:
-        if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(
-                "must be an http:// or https:// URL, such as https://press.example.org"
-            )
-        return value.rstrip("/")
+        # Every link in every email starts with it.
+        return _http_base(value, "such as https://press.example.org")
 
     @property
     def base_url(self) -> str:
@@ -165,9 +175,7 @@ class _ProviderBase(_Section):
     @field_validator("base_url")
     @classmethod
     def _base_url_is_http(cls, value: str) -> str:
-        if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+        return _http_base(value)
 
 
 class PostmarkProvider(_ProviderBase):

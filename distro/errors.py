@@ -5,6 +5,7 @@ DistroError
 ├── DatabaseError           the database is missing, corrupt, unreachable or not migrated
 ├── NotFoundError           a named release, list, send, contact ... does not exist
 ├── ValidationError         user input (CLI arguments, API requests) is not acceptable
+│   └── FieldError          ... in one named field (``asset_links[2].url``, ``body`` line 3)
 ├── TemplateError           a template fails to load or render (names template, line, cause)
 ├── EmbargoError            a send would break an embargo rule
 └── ProviderError           an email provider refused or failed a request
@@ -34,6 +35,26 @@ class NotFoundError(DistroError):
 
 class ValidationError(DistroError):
     """User input is not acceptable."""
+
+
+class FieldError(ValidationError):
+    """One field of an input is not acceptable: which field, which line of it, and why.
+
+    ``path`` leads to the field: keys, and positions counted from 1 (``("asset_links", 2,
+    "url")``, shown as ``asset_links[2].url``); ``line`` is a line within a text field, if the
+    problem is on one. Kept apart so that a form can show the reason beside its field, and a
+    file reader can add its own line number.
+    """
+
+    def __init__(self, path: tuple[str | int, ...], reason: str, *, line: int | None = None):
+        self.path = path
+        self.reason = reason
+        self.line = line
+        self.field = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" if i else part
+            for i, part in enumerate(path)
+        )
+        super().__init__(f"{self.field}{f' line {line}' if line else ''}: {reason}")
 
 
 class TemplateError(DistroError):

@@ -35,6 +35,7 @@ from markupsafe import Markup
 import distro
 from distro.errors import TemplateError
 from distro.tracking.rewrite import LinkRewriter
+from distro.urls import LINK_SCHEMES
 
 # The per-recipient namespaces a template sees; everything else is common to the send.
 PERSONAL = ("contact", "recipient", "links")
@@ -87,7 +88,8 @@ def _safe(value: Any) -> Markup:
 
 # What a release body may keep of raw HTML pasted into it: text formatting, links, lists,
 # headings, quotes and simple tables. Scripts, styles, event handlers, forms, iframes and
-# javascript: URLs are removed by the sanitiser (ammonia, through nh3).
+# links of any scheme but distro's LINK_SCHEMES are removed by the sanitiser (ammonia, through
+# nh3): bodies are checked on input (distro.releases.inputs), this is for older ones.
 BODY_TAGS = frozenset(
     {"a", "abbr", "b", "blockquote", "br", "code", "em", "h2", "h3", "h4", "hr", "i", "li"}
     | {"ol", "p", "pre", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr"}
@@ -107,7 +109,7 @@ def markdown_to_html(text: str) -> str:
         str(_markdown().render(text)),
         tags=set(BODY_TAGS),
         attributes={tag: set(names) for tag, names in BODY_ATTRIBUTES.items()},
-        url_schemes={"http", "https", "mailto", "tel"},
+        url_schemes=set(LINK_SCHEMES),
         link_rel="noopener noreferrer",
     )
 

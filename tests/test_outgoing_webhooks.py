@@ -292,7 +292,7 @@ def test_secrets_are_sealed_and_another_server_key_cannot_read_them() -> None:
         ("https:///nohost", "no host"),
         ("https://user:pw@example.org/x", "credentials"),
         ("https://example.org:99999/x", "port"),
-        ("https://example.org/a b", "spaces"),
+        ("https://example.org/a b", "a space"),
         ("", "empty"),
     ],
 )

@@ -16,6 +16,7 @@ from distro.mime import to_mime
 from distro.models import Contact, Release
 from distro.moments import parse_moment, show_moment
 from distro.releases import lifecycle
+from distro.releases.inputs import check_markdown_links
 from distro.releases.service import (
     create_release,
     create_sample_release,
@@ -93,11 +94,8 @@ def _contacts(values: list[str] | None) -> list[dict[str, Any]] | None:
 def _assets(values: list[str] | None) -> list[dict[str, Any]] | None:
     if values is None:
         return None
-    assets = [_split(v, ("label", "url"), "--asset") for v in values]
-    for asset in assets:
-        if not asset["url"].startswith(("https://", "http://")):
-            raise ValidationError(f"--asset {asset['label']!r}: the URL must start with https://")
-    return assets
+    # The URLs are checked with every other way a release gets links (distro.releases.inputs).
+    return [_split(v, ("label", "url"), "--asset") for v in values]
 
 
 def _print_release(
@@ -170,7 +168,10 @@ def import_release(
     """Make a draft from a release pasted from a website or a word processor."""
     from distro.releases.importer import parse_release
 
-    parsed = parse_release(_read(file) or "", default_zone=zone_name)
+    text = _read(file) or ""
+    # Checked here too, on the file as given, so that an error names the line of the file.
+    check_markdown_links(text, (str(file),))
+    parsed = parse_release(text, default_zone=zone_name)
     with Session(state(ctx).engine, expire_on_commit=False) as session:
         created = create_release(
             session,

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
+from distro import urls
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Event, EventType, OutgoingDelivery, OutgoingWebhook, Send
 from distro.models.types import utcnow
 from distro.outgoing.vault import new_secret, seal
-
-MAX_URL_LENGTH = 2000
 
 
 def valid_event_types() -> str:
@@ -43,26 +41,10 @@ def parse_event_types(text: str | None) -> list[str]:
 
 def check_url(url: str) -> str:
     """The URL as given, if distro will post to it; else a ValidationError naming the reason."""
-    url = url.strip()
-    if not url:
-        raise ValidationError("URL: empty")
-    if len(url) > MAX_URL_LENGTH or any(c.isspace() or ord(c) < 32 for c in url):
-        raise ValidationError(f"URL {url[:80]!r}: too long or contains spaces/control characters")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationError(f"URL {url!r}: only http:// and https:// URLs are accepted")
-    if not parts.hostname:
-        raise ValidationError(f"URL {url!r}: no host name")
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError(
-            f"URL {url!r}: credentials in the URL are not accepted (receivers check the "
-            "X-Distro-Signature header instead)"
-        )
     try:
-        _ = parts.port
-    except ValueError:
-        raise ValidationError(f"URL {url!r}: the port is not a number from 0 to 65535") from None
-    return url
+        return urls.check_url(url, urls.WEB_SCHEMES)
+    except urls.UrlError as exc:
+        raise ValidationError(f"URL: {exc}") from None
 
 
 def add_endpoint(

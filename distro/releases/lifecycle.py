@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select, update
 
-from distro.errors import EmbargoError, ValidationError
+from distro.errors import EmbargoError, FieldError, ValidationError
 from distro.models import Message, MessageStatus, Release, ReleaseStatus, Send, SendStatus
 from distro.models.types import utcnow
+from distro.releases.inputs import checked_fields
 
 ALLOWED: dict[str, frozenset[str]] = {
     ReleaseStatus.DRAFT: frozenset({ReleaseStatus.APPROVED, ReleaseStatus.WITHDRAWN}),
@@ -44,6 +45,8 @@ CONTENT_FIELDS = frozenset(
     }
 )
 EMBARGO_FIELDS = frozenset({"embargo_at", "embargo_tz"})
+# The fields whose links are checked (distro.releases.inputs).
+LINK_FIELDS = ("body_md", "boilerplate", "media_contacts", "asset_links")
 
 
 def move(release: Release, target: ReleaseStatus) -> None:
@@ -74,6 +77,7 @@ def edit_release(session: Session, release: Release, changes: dict[str, Any]) ->
     unknown = set(changes) - CONTENT_FIELDS - EMBARGO_FIELDS
     if unknown:
         raise ValidationError(f"cannot edit {', '.join(sorted(unknown))}")
+    changes = checked_fields(changes)
     changed = [name for name, value in changes.items() if getattr(release, name) != value]
     outcome = EditOutcome(release, changed)
     if not changed:
@@ -129,6 +133,15 @@ def _ids(sends: Iterable[Send]) -> str:
 
 
 def approve(release: Release) -> None:
+    """Approve, after checking the stored links again: a release stored before distro refused
+    a link (a ``javascript:`` asset, say) is held back until it is edited."""
+    try:
+        checked_fields({name: getattr(release, name) for name in LINK_FIELDS})
+    except FieldError as exc:
+        raise ValidationError(
+            f"release {release.id} cannot be approved: {exc} (change it with `distro release "
+            f"edit {release.id}`)"
+        ) from None
     move(release, ReleaseStatus.APPROVED)
 
 

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from distro.errors import NotFoundError, ValidationError
+from distro.errors import FieldError, NotFoundError, ValidationError
 from distro.models import Release
 from distro.moments import parse_moment
+from distro.releases.inputs import checked_fields
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -55,6 +56,14 @@ def create_release(
         raise ValidationError("a release needs a title")
     if not body_md.strip():
         raise ValidationError("a release needs a body")
+    links = checked_fields(
+        {
+            "body_md": body_md,
+            "boilerplate": boilerplate,
+            "media_contacts": media_contacts or [],
+            "asset_links": asset_links or [],
+        }
+    )
     release = Release(
         slug=unique_slug(session, title),
         title=title.strip(),
@@ -63,8 +72,8 @@ def create_release(
         release_date=release_date,
         body_md=body_md.strip() + "\n",
         boilerplate=boilerplate.strip(),
-        media_contacts=media_contacts or [],
-        asset_links=asset_links or [],
+        media_contacts=links["media_contacts"],
+        asset_links=links["asset_links"],
         language=language,
         embargo_at=embargo_at,
         embargo_tz=embargo_tz,
@@ -100,7 +109,8 @@ RELEASE_FILE_KEYS = frozenset(
 def release_fields_from_toml(path: Path) -> dict[str, Any]:
     """Fields for ``create_release`` from a TOML release file (see distro/samples/release.toml)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
@@ -128,7 +138,33 @@ def release_fields_from_toml(path: Path) -> dict[str, Any]:
         fields["release_date"] = _date(path, data["release_date"])
     if data.get("embargo"):
         fields["embargo_at"], fields["embargo_tz"] = parse_moment(str(data["embargo"]))
-    return fields
+    try:
+        return checked_fields(fields)
+    except FieldError as exc:
+        line = _toml_line(text, exc.path)
+        raise ValidationError(f"{path}{f' line {line}' if line else ''}: {exc}") from None
+
+
+def _toml_line(text: str, path: tuple[str | int, ...]) -> int | None:
+    """The line of ``[[table]]`` number N's ``key = ...``, for a problem at (table, N, key).
+
+    None when the file does not spell it that way (an inline array, say): the field's name
+    alone then says where.
+    """
+    if len(path) != 3 or not isinstance(path[1], int):
+        return None
+    table, number, key = path
+    header = re.compile(rf"^\s*\[\[\s*{re.escape(str(table))}\s*\]\]")
+    assignment = re.compile(rf"^\s*\"?{re.escape(str(key))}\"?\s*=")
+    seen = 0
+    for line_number, line in enumerate(text.splitlines(), 1):
+        if header.match(line):
+            seen += 1
+        elif seen == number and line.lstrip().startswith("["):
+            return None
+        elif seen == number and assignment.match(line):
+            return line_number
+    return None
 
 
 def _records(

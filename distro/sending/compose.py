@@ -43,6 +43,7 @@ from distro.rendering import (
 )
 from distro.tracking.links import LinkPurpose, LinkSigner
 from distro.tracking.rewrite import LinkRewriter
+from distro.urls import allowed_or_empty
 
 
 def release_context(release: Release) -> dict[str, Any]:
@@ -67,8 +68,10 @@ def release_context(release: Release) -> dict[str, Any]:
             {key: str(person.get(key) or "") for key in ("name", "role", "phone", "email")}
             for person in release.media_contacts
         ],
+        # A link stored before distro checked links (distro.urls) is shown as its label only:
+        # a refused URL is never written into an href, nor into the text part.
         "asset_links": [
-            {"label": str(asset.get("label") or ""), "url": str(asset.get("url") or "")}
+            {"label": str(asset.get("label") or ""), "url": allowed_or_empty(asset.get("url"))}
             for asset in release.asset_links
         ],
     }
