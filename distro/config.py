@@ -146,6 +146,9 @@ class OutgoingWebhookSettings(_Section):
     settle_seconds: float = Field(default=5, ge=0, le=600)
     # Delivery log rows older than this are deleted.
     log_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Receivers on loopback, private, link-local, multicast or reserved addresses are refused
+    # (at `hooks add` and on every delivery) unless this is true.
+    allow_private_addresses: bool = False
 
 
 class SuppressionSettings(_Section):

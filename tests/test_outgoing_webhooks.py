@@ -28,6 +28,7 @@ from distro.models import Event, EventType, OutgoingDelivery, OutgoingWebhook
 from distro.models.types import utcnow
 from distro.outgoing.claims import claim_batch, lease_for, record_attempt
 from distro.outgoing.delivery import Deliverer
+from distro.outgoing.destinations import Destinations
 from distro.outgoing.endpoints import (
     add_endpoint,
     check_url,
@@ -48,6 +49,8 @@ from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
 
 SERVER_KEY = "test-secret-" + "x" * 20  # what make_settings configures
+# The receivers here listen on loopback, which distro refuses unless configured to allow it.
+ANYWHERE = Destinations(allow_private=True)
 
 # --- a receiver on loopback --------------------------------------------------------------------
 
@@ -161,7 +164,13 @@ class Clock:
 def hook_settings(engine: Engine, **outgoing: Any) -> Settings:
     return make_settings(
         engine.url.render_as_string(hide_password=False),
-        outgoing_webhooks={"settle_seconds": 0, "retry_base_seconds": 10, **outgoing},
+        outgoing_webhooks={
+            "settle_seconds": 0,
+            "retry_base_seconds": 10,
+            # The receiver listens on loopback.
+            "allow_private_addresses": True,
+            **outgoing,
+        },
     )
 
 
@@ -244,7 +253,7 @@ def log_rows(engine: Engine, endpoint_id: int) -> list[OutgoingDelivery]:
 
 
 def register(engine: Engine, url: str, **filters: Any) -> tuple[int, str]:
-    hook, secret = add_endpoint(engine, url, SERVER_KEY, **filters)
+    hook, secret = add_endpoint(engine, url, SERVER_KEY, destinations=ANYWHERE, **filters)
     assert hook.id is not None
     return hook.id, secret
 
@@ -307,7 +316,9 @@ def test_event_filter_and_send_are_checked(engine: Engine) -> None:
     with pytest.raises(ValidationError, match=r"'bounce'.*choose from queued"):
         parse_event_types("delivered,bounce")
     with pytest.raises(NotFoundError, match="no send with id 42"):
-        add_endpoint(engine, "https://hooks.example/x", SERVER_KEY, send_id=42)
+        add_endpoint(
+            engine, "https://hooks.example/x", SERVER_KEY, send_id=42, destinations=ANYWHERE
+        )
     with Session(engine) as session:
         assert session.exec(select(OutgoingWebhook)).all() == []
 

@@ -29,8 +29,13 @@ def receiver() -> Iterator[Receiver]:
     running.close()
 
 
+# The receiver listens on loopback, which distro refuses unless configured to allow it.
+ALLOW_LOOPBACK = "[outgoing_webhooks]\nallow_private_addresses = true\n"
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "config.toml").write_text(ALLOW_LOOPBACK, encoding="utf-8")
     done = run(tmp_path, "init")
     assert done.returncode == 0, done.stderr
     return tmp_path
@@ -40,6 +45,7 @@ def workspace(tmp_path: Path) -> Path:
 def shared_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One initialised folder for the tests that must change nothing."""
     folder = tmp_path_factory.mktemp("hooks")
+    (folder / "config.toml").write_text(ALLOW_LOOPBACK, encoding="utf-8")
     assert run(folder, "init").returncode == 0
     return folder
 
@@ -140,7 +146,11 @@ def test_a_failing_endpoint_is_flagged_and_a_failed_ping_exits_1(
     receiver.answer(Reply(500, body=b"receiver broken"), Reply(502, body=b"still broken"))
     settings = make_settings(
         str(workspace_engine.url),
-        outgoing_webhooks={"give_up_failures": 1, "give_up_after_seconds": 0},
+        outgoing_webhooks={
+            "give_up_failures": 1,
+            "give_up_after_seconds": 0,
+            "allow_private_addresses": True,
+        },
     )
     # The CLI generated the server key beside the database; a worker there uses the same one.
     server_key = (workspace / SECRET_FILE).read_text().strip()

@@ -1,7 +1,8 @@
 """`distro hooks ...`: URLs that receive our normalised events (outgoing webhooks).
 
-Staff choose the URLs; workers post to them from their own network position, so only register
-receivers you trust (see distro.outgoing.endpoints).
+Staff choose the URLs; workers post to them from their own network position, so receivers on
+loopback, private or link-local addresses are refused unless allowed in the configuration (see
+distro.outgoing.destinations).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import typer
 from distro.cli.output import console, errors, print_json, print_table
 from distro.cli.state import state
 from distro.config import secret_key
+from distro.outgoing.destinations import Destinations
 from distro.outgoing.endpoints import (
     add_endpoint,
     delivery_log,
@@ -103,6 +105,7 @@ def add_command(
         event_types=parse_event_types(events),
         send_id=send,
         from_start=from_start,
+        destinations=Destinations(cli.settings.outgoing_webhooks.allow_private_addresses),
     )
     if as_json:
         print_json({**describe(endpoint), "secret": secret})

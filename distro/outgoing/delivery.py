@@ -29,6 +29,7 @@ from distro.outgoing.claims import (
     record_attempt,
     record_ping,
 )
+from distro.outgoing.destinations import Destinations, Resolver, system_resolver
 from distro.outgoing.endpoints import get_endpoint
 from distro.outgoing.post import Attempt, make_client, post_signed
 from distro.outgoing.vault import unseal
@@ -47,11 +48,13 @@ class Deliverer:
         *,
         clock: Callable[[], datetime] = utcnow,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.config = settings.outgoing_webhooks
         self.engine = engine
         self.server_key = server_key
         self.clock = clock
+        self.destinations = Destinations(self.config.allow_private_addresses, resolver)
         self._transport = transport
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
@@ -62,7 +65,9 @@ class Deliverer:
         """Made on first use: a worker with no endpoints never opens one."""
         with self._client_lock:
             if self._client is None:
-                self._client = make_client(self.config.timeout_seconds, self._transport)
+                self._client = make_client(
+                    self.config.timeout_seconds, self.destinations, self._transport
+                )
             return self._client
 
     def close(self) -> None:

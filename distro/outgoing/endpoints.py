@@ -1,9 +1,10 @@
 """Registering and managing receiver endpoints: what ``distro hooks`` does.
 
-Only staff (people with the CLI and the database) register URLs, and deliveries leave from the
-worker's network position, so a URL may well point inside the network: that is the staff's
-choice. What distro refuses is anything but plain http(s) (no file:, gopher:, ...), credentials
-in the URL (they would be shown by ``hooks list``), and redirects (never followed on delivery).
+Only staff (people with the CLI and the database) register URLs, but deliveries leave from the
+worker's network position, so a URL is checked like every URL entering distro (plain http(s),
+no credentials: they would be shown by ``hooks list``), and every address its host resolves to
+must be public unless ``allow_private_addresses`` says otherwise (distro.outgoing.destinations;
+checked again on every delivery). Redirects are never followed on delivery.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from distro import urls
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Event, EventType, OutgoingDelivery, OutgoingWebhook, Send
 from distro.models.types import utcnow
+from distro.outgoing.destinations import Destinations
 from distro.outgoing.vault import new_secret, seal
+
+PUBLIC_ONLY = Destinations()
 
 
 def valid_event_types() -> str:
@@ -56,12 +60,18 @@ def add_endpoint(
     send_id: int | None = None,
     from_start: bool = False,
     now: datetime | None = None,
+    destinations: Destinations = PUBLIC_ONLY,
 ) -> tuple[OutgoingWebhook, str]:
     """Register ``url``; return the endpoint and its secret (the only time it is readable).
 
     It receives the events stored from now on, or with ``from_start`` every stored event too.
+    ``destinations`` decides which addresses its host may resolve to.
     """
     url = check_url(url)
+    try:
+        destinations.check_url(url)
+    except ValidationError as exc:
+        raise ValidationError(f"URL {url!r}: {exc}") from None
     secret = new_secret()
     with Session(engine, expire_on_commit=False) as session:
         if send_id is not None and session.get(Send, send_id) is None:

@@ -1,7 +1,10 @@
 """One signed POST to a receiver, and what its answer means.
 
 Only a 2xx answer counts as accepted. Redirects are not followed (a receiver must give its final
-URL), and only the first KiB of an answer is read, for the delivery log.
+URL). Requests go only to checked public addresses (``distro.outgoing.destinations``); a refused
+destination is never connected to. Of a refusing answer, only the first KiB is read and at
+most ``ANSWER_CHARS`` characters of it, on one line, go into the delivery log that
+``hooks log`` and ``hooks test`` show.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
+from distro.outgoing.destinations import DestinationRefused, Destinations, PinnedTransport
 from distro.outgoing.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -23,6 +27,7 @@ from distro.providers.base import retry_after_seconds
 
 USER_AGENT = "distro-webhooks/1"
 SNIPPET_BYTES = 1024
+ANSWER_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +40,19 @@ class Attempt:
     retry_after: float | None = None
 
 
-def make_client(timeout: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+def make_client(
+    timeout: float, destinations: Destinations, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """A client that posts only to addresses ``destinations`` allows (``transport``, for tests,
+    is what it then connects through)."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
-        transport=transport,
+        transport=PinnedTransport(destinations, transport),
+        # No proxy from the environment: it would connect to the receiver in our place,
+        # unchecked.
+        trust_env=False,
     )
 
 
@@ -60,6 +72,8 @@ def post_signed(
     try:
         with client.stream("POST", url, content=body, headers=headers) as response:
             snippet = _first_bytes(response)
+    except DestinationRefused as exc:
+        return _failed(f"refused: {exc}", started)
     except httpx.TimeoutException as exc:
         return _failed(f"timed out ({type(exc).__name__})", started)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -71,7 +85,7 @@ def post_signed(
     if response.is_redirect:
         reason = f"redirect to {response.headers.get('location', '?')} not followed"
     else:
-        reason = snippet.decode("utf-8", "replace").strip()[:300] or response.reason_phrase
+        reason = _one_line(snippet.decode("utf-8", "replace")) or response.reason_phrase
     return Attempt(
         False, code, f"HTTP {code}: {reason}", elapsed, retry_after_seconds(response.headers)
     )
@@ -84,6 +98,17 @@ def _first_bytes(response: httpx.Response) -> bytes:
         if len(chunks) >= SNIPPET_BYTES:
             break
     return bytes(chunks[:SNIPPET_BYTES])
+
+
+def _one_line(text: str) -> str:
+    """A receiver's answer as the log keeps it: one line of printable text, cut short.
+
+    The receiver chooses these bytes and staff read them in a terminal: control characters
+    (escape sequences included) become spaces.
+    """
+    printable = "".join(c if c.isprintable() else " " for c in text)
+    shown = " ".join(printable.split())
+    return shown if len(shown) <= ANSWER_CHARS else shown[: ANSWER_CHARS - 3] + "..."
 
 
 def _ms(started: float) -> int:
