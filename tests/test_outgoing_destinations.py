@@ -163,6 +163,10 @@ def test_every_answer_of_a_name_is_checked_at_registration(engine: Engine) -> No
     assert "split.partner.example (10.1.2.3) is a private address" in str(caught.value)
     with pytest.raises(ValidationError, match=r"nowhere\.partner\.example does not resolve"):
         add_endpoint(engine, "https://nowhere.partner.example/", SERVER_KEY, destinations=strict)
+    # An internationalised name is resolved (and later sent as SNI) in its DNS form.
+    dns.names["xn--bcher-kva.partner.example"] = [[ipaddress.ip_address("192.168.0.9")]]
+    with pytest.raises(ValidationError, match=r"xn--bcher-kva\.partner\.example \(192"):
+        add_endpoint(engine, "https://bücher.partner.example/", SERVER_KEY, destinations=strict)
 
 
 # --- on delivery ----------------------------------------------------------------------------------

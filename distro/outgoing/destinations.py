@@ -104,7 +104,7 @@ class Destinations:
         if self.allow_private:
             return
         parsed = httpx.URL(url)
-        self.addresses(parsed.host, parsed.port or _default_port(parsed.scheme))
+        self.addresses(_ascii_host(parsed), parsed.port or _default_port(parsed.scheme))
 
     def addresses(self, host: str, port: int) -> list[Address]:
         """The addresses to connect to for ``host``: resolved once, every one of them checked."""
@@ -146,12 +146,13 @@ class PinnedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
+        host = _ascii_host(url)
         try:
-            addresses = self.destinations.addresses(url.host, url.port or _default_port(url.scheme))
+            addresses = self.destinations.addresses(host, url.port or _default_port(url.scheme))
         except UnresolvedHost as exc:
             raise httpx.ConnectError(str(exc), request=request) from None
         if url.scheme == "https":
-            request.extensions = {**request.extensions, "sni_hostname": url.host}
+            request.extensions = {**request.extensions, "sni_hostname": host}
         failure: httpx.ConnectError | None = None
         for address in addresses:
             request.url = url.copy_with(host=str(address))
@@ -166,6 +167,11 @@ class PinnedTransport(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _ascii_host(url: httpx.URL) -> str:
+    """The host as DNS and TLS know it: an internationalised name in its xn-- form."""
+    return url.raw_host.decode("ascii")
 
 
 def _default_port(scheme: str) -> int:
