@@ -70,21 +70,20 @@ def aws(rsa_key: str) -> AwsEdge:
     return AwsEdge(sig.self_signed_certificate(rsa_key, "sns.amazonaws.com"))
 
 
+SES_PROVIDERS = {
+    "ses": {
+        "type": "ses",
+        "region": "eu-west-1",
+        "access_key_id": "AKIATEST",
+        "secret_access_key": "secret",
+        "webhook_topic_arn": TOPIC,
+    }
+}
+
+
 @pytest.fixture
 def live(engine: Engine, live_factory: LiveFactory, aws: AwsEdge) -> Live:
-    return live_factory(
-        engine,
-        transport=httpx.MockTransport(aws),
-        providers={
-            "ses": {
-                "type": "ses",
-                "region": "eu-west-1",
-                "access_key_id": "AKIATEST",
-                "secret_access_key": "secret",
-                "webhook_topic_arn": TOPIC,
-            }
-        },
-    )
+    return live_factory(engine, transport=httpx.MockTransport(aws), providers=SES_PROVIDERS)
 
 
 def mail(destination: list[str], message_id: int | None) -> dict[str, Any]:
@@ -320,17 +319,17 @@ def test_a_retried_notification_is_stored_once(live: Live, rsa_key: str) -> None
     assert post(live, message).json() == {"received": 1, "stored": 0}
 
 
-def test_unreachable_certificate_is_503_and_unreadable_message_400(
+def test_unreachable_certificate_is_403_and_unreadable_message_400(
     live: Live, rsa_key: str, aws: AwsEdge
 ) -> None:
-    ses_event = {"eventType": "Send", "mail": mail(["ana@news.example"], 77), "send": {}}
-    aws.failing = True
-    assert post(live, notification(rsa_key, ses_event)).status_code == 503
-    aws.failing = False
     assert post(live, envelope("Notification", rsa_key, message="{not json")).status_code == 400
     weird = {"eventType": "Teleport", "mail": mail(["a@x.example"], None)}
     assert post(live, notification(rsa_key, weird)).status_code == 400
     assert live.post("ses", b"[1, 2]", {}).status_code == 400
+    ses_event = {"eventType": "Send", "mail": mail(["ana@news.example"], 77), "send": {}}
+    rotated = CERT_URL.replace(".pem", "-rotated.pem")
+    aws.failing = True  # refused, not deferred: see test_webhooks_sns_fetching
+    assert post(live, notification(rsa_key, ses_event, cert_url=rotated)).status_code == 403
     assert event_count(live.engine) == 0
 
 

@@ -53,8 +53,8 @@ class WebhookPayloadError(Exception):
 
 
 class WebhookUnavailable(Exception):
-    """Authenticity cannot be checked right now (the provider's certificate or confirmation
-    URL is unreachable): answered 503 so the provider retries."""
+    """An authentic request cannot be acted on right now (SNS's confirmation URL is
+    unreachable): answered 503 so the provider retries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,9 +246,7 @@ class SesWebhooks:
         try:
             self.sns.verify(message, trusted_cert_urls=trusted, max_age=account.max_age)
         except SnsUnverified as exc:
-            raise WebhookAuthError(str(exc)) from None
-        except SnsUnavailable as exc:
-            raise WebhookUnavailable(str(exc)) from None
+            raise WebhookAuthError(str(exc), exc.status) from None
         kind = message["Type"]
         if kind == "SubscriptionConfirmation":
             return self._confirm(account, message)
@@ -265,7 +263,7 @@ class SesWebhooks:
         try:
             url = self.sns.confirm_subscription(message)
         except SnsUnverified as exc:
-            raise WebhookAuthError(str(exc), 403) from None
+            raise WebhookAuthError(str(exc), exc.status) from None
         except SnsUnavailable as exc:
             raise WebhookUnavailable(str(exc)) from None
         log.info("confirmed SNS subscription of %s to %s", account.name, account.topic_arn)

@@ -2,8 +2,9 @@
 
 2xx once stored (repeats included); 401/403 when authentication fails (nothing stored); for a body
 that cannot be parsed 400, or the format's own refusal (Mailgun: 406, its "stop retrying"),
-logged with the raw body; 503 only when storing failed or authenticity could not be checked for
-now, so that the provider retries exactly the deliveries worth retrying.
+logged with the raw body; 503 only when storing failed or a verified SNS subscription could not
+be confirmed yet, so that the provider retries exactly the deliveries worth retrying. (An SNS
+message whose certificate cannot be fetched is refused, not deferred: see distro.tracking.sns.)
 """
 
 from __future__ import annotations
