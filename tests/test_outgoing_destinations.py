@@ -5,7 +5,6 @@ network edge. Receivers listen on loopback; no test connects anywhere else."""
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import ssl
 import threading
@@ -17,9 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import Engine
 
 from distro.errors import ValidationError
@@ -43,6 +39,7 @@ from tests.test_outgoing_webhooks import (
     store,
 )
 from tests.test_outgoing_webhooks_cli import ALLOW_LOOPBACK, one_line_error
+from tests.tls_support import self_signed
 
 PUBLIC = ipaddress.ip_address("93.184.216.34")
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
@@ -269,30 +266,9 @@ def test_the_connection_goes_to_the_address_that_was_checked(engine: Engine) -> 
 def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str, list[str]]]:
     """An HTTPS server on loopback with a certificate for hooks.pinned.test only:
     (port, the certificate PEM to trust, the Host headers it saw)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.pinned.test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.pinned.test")]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     folder = tmp_path_factory.mktemp("pinned-tls")
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    (folder / "cert.pem").write_text(pem)
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    cert_file, key_file, pem = self_signed(
+        folder, "hooks.pinned.test", x509.DNSName("hooks.pinned.test")
     )
     hosts: list[str] = []
 
@@ -308,7 +284,7 @@ def tls_receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    context.load_cert_chain(cert_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     server.handle_error = lambda *_: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import email
 import email.policy
 import ipaddress
@@ -20,9 +19,6 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from distro.errors import PermanentProviderError, RetryableProviderError
 from distro.providers import build_provider
@@ -30,6 +26,7 @@ from distro.providers.base import OutboundEmail
 from distro.providers.smtp import MESSAGE_ID_HEADER, Security, SmtpProvider
 from tests.conftest import make_settings
 from tests.factories import outbound_email
+from tests.tls_support import self_signed
 
 # aiosmtpd warns (as it should) when a test relay takes AUTH without TLS; that is on purpose here.
 pytestmark = pytest.mark.filterwarnings(
@@ -122,35 +119,8 @@ def smtp_server() -> Iterator[ServerFactory]:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """A self-signed certificate for 127.0.0.1: (cert file, key file, PEM to trust)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    (folder / "cert.pem").write_bytes(pem)
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return folder / "cert.pem", folder / "key.pem", pem.decode()
+    address = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+    return self_signed(tmp_path_factory.mktemp("tls"), "127.0.0.1", address)
 
 
 def server_context(certificate: tuple[Path, Path, str]) -> ssl.SSLContext:
