@@ -2,6 +2,7 @@
 as signed JSON batches, in event order, at least once, with retries and a delivery log.
 
 endpoints  registering and managing receivers (URL checks, filters, pause, log)
+destinations  public addresses only: checked at registration and, pinned, on every delivery
 vault      endpoint secrets: generated, shown once, stored encrypted
 signing    the X-Distro-Signature scheme and ``verify_signature`` for receivers
 batches    which events an endpoint gets next, and their JSON shape
