@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from distro.config_errors import describe_errors
@@ -162,6 +170,26 @@ class TrackingSettings(_Section):
     machine_seconds: float = Field(default=10, ge=0, le=3600)
 
 
+BodySize = Annotated[ByteSize, Field(ge=1, le=1 << 30)]
+
+
+class LimitsSettings(_Section):
+    """The largest request body each class of route accepts (bytes, or a size such as "4MiB").
+
+    A larger body is answered 413 as it streams in, before anything reads or authenticates it.
+    """
+
+    # POST /webhooks/*: SendGrid batches up to 768 KB of events per POST; the others send one
+    # event (SNS at most 256 KB).
+    webhook_body: BodySize = ByteSize(4 << 20)
+    # The unsubscribe and preference forms (POST /u/*).
+    form_body: BodySize = ByteSize(8 << 10)
+    # The sandbox's emulated provider APIs (Postmark accepts batches of up to 50 MB).
+    sandbox_body: BodySize = ByteSize(50 << 20)
+    # Every other route.
+    other_body: BodySize = ByteSize(8 << 10)
+
+
 class _ProviderBase(_Section):
     base_url: str
     # Messages per second handed to this provider by one process; 0 = no limit.
@@ -277,6 +305,7 @@ class Settings(_Section):
     tracking: TrackingSettings = TrackingSettings()
     outgoing_webhooks: OutgoingWebhookSettings = OutgoingWebhookSettings()
     suppression: SuppressionSettings = SuppressionSettings()
+    limits: LimitsSettings = LimitsSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # Where the settings came from, for messages; not a config key.
     source: str = Field(default="built-in defaults", exclude=True)

@@ -27,6 +27,7 @@ from distro.sandbox.sendgrid_api import build_sendgrid_router
 from distro.sandbox.ses_api import build_ses_router
 from distro.sandbox.store import SandboxStore, StoredMessage
 from distro.sandbox.webhooks import WebhookDispatcher
+from distro.web.hardening import HardenedApp
 
 #: Each API's sending endpoints and its error shape, for fault injection.
 SENDING_ROUTES = (
@@ -65,7 +66,9 @@ class Sandbox:
 def create_sandbox_app(options: SandboxOptions) -> tuple[FastAPI, Sandbox]:
     """A FastAPI app emulating the providers' APIs, and the Sandbox behind it (close it)."""
     sandbox = Sandbox(options)
-    app = FastAPI(
+    max_body = options.max_body_bytes
+    app = HardenedApp(
+        body_limit=lambda _path: max_body,
         title="distro sandbox ESP",
         description="A local emulator of email providers' APIs, with an inbox of what it got.",
         docs_url=None,

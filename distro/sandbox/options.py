@@ -63,3 +63,5 @@ class SandboxOptions:
     faults: FaultOptions = FaultOptions()
     #: Keep only this many newest messages (counts still cover all); None keeps everything.
     max_stored: int | None = None
+    #: The largest request body accepted (Postmark takes batches of up to 50 MB).
+    max_body_bytes: int = 50 << 20

@@ -29,6 +29,7 @@ def sandbox_options(settings: Settings, config: SandboxProvider, app_url: str) -
     webhooks to that app."""
     return SandboxOptions(
         server_tokens=frozenset({config.server_token.get_secret_value()}),
+        max_body_bytes=settings.limits.sandbox_body,
         webhooks=WebhookOptions(
             urls={api: f"{app_url}/webhooks/{api}" for api in APIS},
             basic_username=config.webhook_username,
