@@ -28,6 +28,7 @@ from distro.sandbox.ses_api import build_ses_router
 from distro.sandbox.store import SandboxStore, StoredMessage
 from distro.sandbox.webhooks import WebhookDispatcher
 from distro.web.hardening import HardenedApp
+from distro.web.security_headers import SANDBOX_HEADERS
 
 #: Each API's sending endpoints and its error shape, for fault injection.
 SENDING_ROUTES = (
@@ -68,6 +69,7 @@ def create_sandbox_app(options: SandboxOptions) -> tuple[FastAPI, Sandbox]:
     sandbox = Sandbox(options)
     max_body = options.max_body_bytes
     app = HardenedApp(
+        security_headers=SANDBOX_HEADERS,
         body_limit=lambda _path: max_body,
         title="distro sandbox ESP",
         description="A local emulator of email providers' APIs, with an inbox of what it got.",

@@ -11,6 +11,7 @@ from distro.web import public, releases, tracking, webhooks
 from distro.web.body_limit import RouteLimits
 from distro.web.context import AppContext
 from distro.web.hardening import HardenedApp
+from distro.web.security_headers import DISTRO_HEADERS
 
 
 def route_limits(limits: LimitsSettings) -> RouteLimits:
@@ -27,6 +28,7 @@ def route_limits(limits: LimitsSettings) -> RouteLimits:
 
 def create_app(context: AppContext, *, sandbox_app: FastAPI | None = None) -> FastAPI:
     app = HardenedApp(
+        security_headers=DISTRO_HEADERS,
         body_limit=route_limits(context.settings.limits),
         title="distro",
         version=distro.__version__,
