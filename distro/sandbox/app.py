@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from distro.sandbox import mailgun_api, postmark_api, resend_api, sendgrid_api, ses_api
+from distro.sandbox.exposure import check_exposure
 from distro.sandbox.fault_middleware import FaultMiddleware, SendingRoute
 from distro.sandbox.faults import FaultInjector
 from distro.sandbox.keys_api import build_keys_router
@@ -65,7 +66,11 @@ class Sandbox:
 
 
 def create_sandbox_app(options: SandboxOptions) -> tuple[FastAPI, Sandbox]:
-    """A FastAPI app emulating the providers' APIs, and the Sandbox behind it (close it)."""
+    """A FastAPI app emulating the providers' APIs, and the Sandbox behind it (close it).
+
+    ConfigError for a non-loopback ``listen_host`` unless exposure was asked for.
+    """
+    check_exposure(options.listen_host, options.expose_beyond_loopback)
     sandbox = Sandbox(options)
     max_body = options.max_body_bytes
     app = HardenedApp(
