@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import select
-import signal
 import socket
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from sqlalchemy import Engine
 
 from distro.config import load_settings
 from distro.errors import ConfigError
-from tests.cli_support import DISTRO, clean_env, free_port, run, wait_http
+from tests.cli_support import free_port, run, start, stop, wait_http
 from tests.conftest import LiveDistro
 
 MiB = 1 << 20
@@ -195,23 +193,13 @@ def served(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """A `distro serve` process with the shipped defaults: its URL and pid."""
     assert run(tmp_path, "init").returncode == 0
     port = free_port()
-    process = subprocess.Popen(
-        [DISTRO, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start(tmp_path, "serve", "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/healthz")
         yield url, process.pid
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_parallel_50mb_posts_are_refused_with_flat_memory(served: tuple[str, int]) -> None:

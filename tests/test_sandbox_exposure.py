@@ -4,7 +4,6 @@ and left out of the app itself."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from distro.errors import ConfigError
 from distro.sandbox import SandboxOptions, create_sandbox_app
 from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, is_loopback, socket_url
-from tests.cli_support import DISTRO, clean_env, free_port, run, wait_http
+from tests.cli_support import DISTRO, clean_env, free_port, run, start, stop, wait_http
 from tests.conftest import make_settings
 
 POSTMARK = {"pm": {"type": "postmark", "server_token": "pm-token"}}
@@ -149,27 +148,17 @@ def test_standalone_sandbox_on_every_interface_refuses_to_start(tmp_path: Path) 
 
 
 @pytest.fixture
-def serving(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+def serving() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for process in started:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
-def start(cwd: Path, started: list[subprocess.Popen[bytes]], *args: str) -> str:
+def on_every_interface(cwd: Path, started: list[subprocess.Popen[bytes]], *args: str) -> str:
+    """Start ``distro ARGS`` listening on 0.0.0.0; the URL to reach it over loopback."""
     port = free_port()
-    process = subprocess.Popen(
-        [DISTRO, *args, "--host", "0.0.0.0", "--port", str(port)],  # noqa: S104
-        cwd=cwd,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    started.append(process)
+    started.append(start(cwd, *args, "--host", "0.0.0.0", "--port", str(port)))  # noqa: S104
     return f"http://127.0.0.1:{port}"
 
 
@@ -177,9 +166,11 @@ def test_expose_sandbox_serves_it_on_every_interface(
     tmp_path: Path, serving: list[subprocess.Popen[bytes]]
 ) -> None:
     assert run(tmp_path, "init").returncode == 0
-    url = start(tmp_path, serving, "serve", "--expose-sandbox")
+    url = on_every_interface(tmp_path, serving, "serve", "--expose-sandbox")
     assert wait_http(f"{url}/sandbox/keys").status_code == 200
-    sandbox_url = start(tmp_path, serving, "sandbox", "--no-webhooks", "--expose-sandbox")
+    sandbox_url = on_every_interface(
+        tmp_path, serving, "sandbox", "--no-webhooks", "--expose-sandbox"
+    )
     assert wait_http(f"{sandbox_url}/keys").status_code == 200
 
 
@@ -190,6 +181,6 @@ def test_serve_with_a_real_provider_on_every_interface_leaves_the_sandbox_out(
         '[sending]\nprovider = "pm"\n\n[providers.pm]\ntype = "postmark"\nserver_token = "t"\n'
     )
     assert run(tmp_path, "init").returncode == 0
-    url = start(tmp_path, serving, "serve")
+    url = on_every_interface(tmp_path, serving, "serve")
     assert wait_http(f"{url}/healthz").status_code == 200
     assert httpx.get(f"{url}/sandbox/keys", timeout=10).status_code == 404

@@ -120,29 +120,21 @@ def test_the_generated_key_file_is_private_strong_and_kept(tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == [SECRET_FILE], "no temporary file left"
 
 
+@pytest.mark.parametrize(("mode", "warned"), [(0o644, True), (0o660, True), (0o600, False)])
 def test_a_key_file_others_can_read_is_warned_about_by_name(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int, warned: bool
 ) -> None:
     path = tmp_path / SECRET_FILE
     path.write_text(STRONG + "\n")
-    path.chmod(0o644)
+    path.chmod(mode)
     with caplog.at_level(logging.WARNING, logger="distro.keyfile"):
         assert key_from_file(path) == STRONG
-    (record,) = caplog.records
-    assert str(path) in record.getMessage()
-    assert "0644" in record.getMessage()
-    assert STRONG not in record.getMessage()
-
-
-def test_a_private_key_file_is_not_warned_about(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    path = tmp_path / SECRET_FILE
-    path.write_text(STRONG + "\n")
-    path.chmod(0o600)
-    with caplog.at_level(logging.WARNING, logger="distro.keyfile"):
-        assert key_from_file(path) == STRONG
-    assert caplog.records == []
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == warned
+    for message in messages:
+        assert str(path) in message
+        assert f"{mode:04o}" in message
+        assert STRONG not in message
 
 
 def test_a_key_file_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
