@@ -14,6 +14,10 @@ checked before the app runs and before anything is read:
 Either way the app reads nothing more. uvicorn then discards whatever the client still sends until
 its keep-alive timeout, so a client that keeps uploading can still read the 413, and memory stays
 flat.
+
+FastAPI's own ``max_body_size`` (0.16x; distro supports FastAPI from 0.115) checks only once a
+handler reads the body or starts its answer, after the handler has run, which for a handler that
+answers without reading (an unsubscribe) means acting on the request first.
 """
 
 from __future__ import annotations
