@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
@@ -21,10 +20,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from distro.config_errors import describe_errors
 from distro.errors import ConfigError
+from distro.keyfile import key_from_file, weak_key_reason
 from distro.urls import WEB_SCHEMES, UrlError, check_url
 
 ENV_PREFIX = "DISTRO_"
@@ -64,6 +73,14 @@ class ServerSettings(_Section):
     def _public_url_is_http(cls, value: str) -> str:
         # Every link in every email starts with it.
         return _http_base(value, "such as https://press.example.org")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key_is_strong(cls, value: SecretStr) -> SecretStr:
+        # Empty means "generate one into the key file"; anything else must be a real key.
+        if (key := value.get_secret_value()) and (reason := weak_key_reason(key)):
+            raise ValueError(reason)
+        return value
 
     @property
     def base_url(self) -> str:
@@ -164,6 +181,26 @@ class TrackingSettings(_Section):
     # An open or click this soon after delivery (or the hand-over, before a delivery report) is
     # a machine's: a privacy proxy fetching images, or a security scanner following links.
     machine_seconds: float = Field(default=10, ge=0, le=3600)
+
+
+BodySize = Annotated[ByteSize, Field(ge=1, le=1 << 30)]
+
+
+class LimitsSettings(_Section):
+    """The largest request body each class of route accepts (bytes, or a size such as "4MiB").
+
+    A larger body is answered 413 as it streams in, before anything reads or authenticates it.
+    """
+
+    # POST /webhooks/*: SendGrid batches up to 768 KB of events per POST; the others send one
+    # event (SNS at most 256 KB).
+    webhook_body: BodySize = ByteSize(4 << 20)
+    # The unsubscribe and preference forms (POST /u/*).
+    form_body: BodySize = ByteSize(8 << 10)
+    # The sandbox's emulated provider APIs (Postmark accepts batches of up to 50 MB).
+    sandbox_body: BodySize = ByteSize(50 << 20)
+    # Every other route.
+    other_body: BodySize = ByteSize(8 << 10)
 
 
 class _ProviderBase(_Section):
@@ -279,6 +316,7 @@ class Settings(_Section):
     tracking: TrackingSettings = TrackingSettings()
     outgoing_webhooks: OutgoingWebhookSettings = OutgoingWebhookSettings()
     suppression: SuppressionSettings = SuppressionSettings()
+    limits: LimitsSettings = LimitsSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     # Where the settings came from, for messages; not a config key.
     source: str = Field(default="built-in defaults", exclude=True)
@@ -346,7 +384,7 @@ def load_settings(
     try:
         return Settings.model_validate({**data, "source": source})
     except pydantic.ValidationError as exc:
-        raise ConfigError(_describe(exc, source, env_keys)) from None
+        raise ConfigError(describe_errors(exc, source, env_keys, PROVIDER_TYPES)) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -391,58 +429,12 @@ def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, st
     return applied
 
 
-def _describe(exc: pydantic.ValidationError, source: str, env_keys: Mapping[str, str]) -> str:
-    problems = []
-    for error in exc.errors():
-        parts = [str(p) for p in error["loc"]]
-        # A provider table's errors carry the union tag as a path element: drop it.
-        if len(parts) >= 3 and parts[0] == "providers" and parts[2] in PROVIDER_TYPES:
-            del parts[2]
-        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            parts.append("type")
-        if not parts and "key" in error.get("ctx", {}):
-            parts = [str(error["ctx"]["key"])]
-        key = ".".join(parts) or "(top level)"
-        # A variable names this key, or a key inside it (DISTRO_A__B__C makes a.b a table).
-        origin = env_keys.get(key) or next(
-            (name for dotted, name in env_keys.items() if dotted.startswith(key + ".")), source
-        )
-        problems.append(f"{key}: {_reason(error)} (in {origin})")
-    return "invalid configuration: " + "; ".join(problems)
-
-
-def _reason(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    if kind == "union_tag_invalid":
-        return f"type must be one of {', '.join(PROVIDER_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"a provider table needs type = one of {', '.join(PROVIDER_TYPES)}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if "input" in error and not isinstance(error["input"], dict):
-        return f"{message}, got {error['input']!r}"
-    return str(message)
-
-
 def secret_key(settings: Settings) -> str:
-    """The signing key: from config/env, else one generated once and kept beside the data.
+    """The signing key: from config/env, else one generated once into ``SECRET_FILE``.
 
-    A generated key suits a single-host set-up; several hosts must share a configured key.
+    A generated key suits a single-host set-up; several hosts must share a configured key. A
+    configured key's strength was checked when the settings were validated; the file's is
+    checked as it is read (see ``distro.keyfile``).
     """
     configured = settings.server.secret_key.get_secret_value()
-    if configured:
-        return configured
-    path = Path(SECRET_FILE)
-    if path.is_file():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return key
+    return configured or key_from_file(Path(SECRET_FILE))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +41,28 @@ def run_json(cwd: Path, *args: str) -> Any:
     done = run(cwd, *args)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+def start(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``distro ARGS`` running in the background, its output discarded; end it with ``stop``."""
+    return subprocess.Popen(
+        [DISTRO, *args],
+        cwd=cwd,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """Stop it as a user does (Ctrl+C), or kill it if it has not stopped in ``timeout``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def wait_http(url: str, timeout: float = 30) -> httpx.Response:

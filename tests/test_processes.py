@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli_support import DISTRO, clean_env, free_port, run, run_json, wait_http
+from tests.cli_support import (
+    DISTRO,
+    clean_env,
+    free_port,
+    run,
+    run_json,
+    start,
+    stop,
+    wait_http,
+)
 
 SAMPLE_RECIPIENTS = 27  # valid rows in distro/samples/contacts.csv
 
@@ -31,12 +40,7 @@ def background(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
     yield started
     for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(process, timeout=20)
 
 
 def test_demo_delivers_to_every_valid_sample_contact(tmp_path: Path) -> None:
@@ -84,13 +88,7 @@ def test_worker_exits_when_idle_against_a_standalone_sandbox(
         f'[providers.sandbox]\ntype = "sandbox"\nbase_url = "http://127.0.0.1:{sandbox_port}"\n',
         encoding="utf-8",
     )
-    sandbox = subprocess.Popen(
-        [DISTRO, "sandbox", "--port", str(sandbox_port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sandbox = start(tmp_path, "sandbox", "--port", str(sandbox_port))
     background.append(sandbox)  # type: ignore[arg-type]
     wait_http(f"http://127.0.0.1:{sandbox_port}/api/messages")
     assert run(tmp_path, "init").returncode == 0

@@ -24,6 +24,15 @@ if TYPE_CHECKING:
     from distro.sandbox import SandboxOptions
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ExposeSandboxOption = Annotated[
+    bool,
+    typer.Option(
+        "--expose-sandbox",
+        help="Serve the sandbox even on a non-loopback address: its inbox (every email it "
+        "accepted), its message API and its signing keys become readable by anyone who can "
+        "reach the server, without credentials.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -53,13 +62,18 @@ def serve(
         bool,
         typer.Option("--with-samples", help="Create the database if needed and load sample data."),
     ] = False,
+    expose_sandbox: ExposeSandboxOption = False,
 ) -> None:
-    """Run the web app (webhooks, links, pages) with the scheduler and sender."""
+    """Run the web app (webhooks, links, pages) with the scheduler and sender.
+
+    On a non-loopback address the sandbox is not served without --expose-sandbox, and distro
+    refuses to start if the sandbox is the sending provider.
+    """
     import uvicorn
 
     from distro.demo import load_samples
     from distro.runtime import Worker
-    from distro.web.assemble import build_app
+    from distro.web.assemble import build_app, mounted_sandbox_provider, served_sandbox_provider
     from distro.web.server import bind_socket
 
     cli = state(ctx)
@@ -67,6 +81,8 @@ def serve(
         update={"host": host or cli.settings.server.host, "port": port or cli.settings.server.port}
     )
     settings = cli.settings.model_copy(update={"server": server})
+    # Refuse an exposed sandbox before loading anything or taking the port.
+    served_sandbox_provider(settings, expose=expose_sandbox)
     if with_samples:
         init_database(settings.database.url)
         engine = open_database(settings.database.url)
@@ -85,12 +101,16 @@ def serve(
         raise DistroError(f"cannot listen on {server.host}:{server.port}: {exc.strerror}") from None
     loopback = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host  # noqa: S104
     local_url = f"http://{loopback}:{server.port}"
-    app, sandbox_state = build_app(settings, engine, local_url)
+    app, sandbox_state = build_app(settings, engine, local_url, expose_sandbox=expose_sandbox)
     running = Worker(settings, engine).start()
     console.print(f"distro is serving at {local_url}/ (public links use {server.base_url})")
     if sandbox_state is not None:
         console.print(
             f"Sandbox inbox (every email the sandbox provider accepted): {local_url}/sandbox/"
+        )
+    elif mounted_sandbox_provider(settings) is not None:
+        console.print(
+            f"The sandbox is not served on {server.host} (--expose-sandbox would serve it)."
         )
     console.print("Press Ctrl+C to stop.")
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; making
@@ -225,6 +245,7 @@ def sandbox(
             "default: keep every message.",
         ),
     ] = None,
+    expose_sandbox: ExposeSandboxOption = False,
 ) -> None:
     """Run the sandbox email provider on its own (point a provider's base_url at it)."""
     from distro.sandbox import APIS, FaultOptions, run_standalone
@@ -261,6 +282,7 @@ def sandbox(
         webhooks=here,
         faults=faults,
         max_stored=max_stored,
+        expose_beyond_loopback=expose_sandbox,
     )
     posting = options.webhooks.urls
     target = f"{len(posting)} API(s), e.g. {next(iter(posting.values()))}" if posting else "nowhere"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from distro.sandbox import mailgun_api, postmark_api, resend_api, sendgrid_api, ses_api
+from distro.sandbox.exposure import check_exposure
 from distro.sandbox.fault_middleware import FaultMiddleware, SendingRoute
 from distro.sandbox.faults import FaultInjector
 from distro.sandbox.keys_api import build_keys_router
@@ -27,6 +28,8 @@ from distro.sandbox.sendgrid_api import build_sendgrid_router
 from distro.sandbox.ses_api import build_ses_router
 from distro.sandbox.store import SandboxStore, StoredMessage
 from distro.sandbox.webhooks import WebhookDispatcher
+from distro.web.hardening import HardenedApp
+from distro.web.security_headers import SANDBOX_HEADERS
 
 #: Each API's sending endpoints and its error shape, for fault injection.
 SENDING_ROUTES = (
@@ -63,9 +66,16 @@ class Sandbox:
 
 
 def create_sandbox_app(options: SandboxOptions) -> tuple[FastAPI, Sandbox]:
-    """A FastAPI app emulating the providers' APIs, and the Sandbox behind it (close it)."""
+    """A FastAPI app emulating the providers' APIs, and the Sandbox behind it (close it).
+
+    ConfigError for a non-loopback ``listen_host`` unless exposure was asked for.
+    """
+    check_exposure(options.listen_host, options.expose_beyond_loopback)
     sandbox = Sandbox(options)
-    app = FastAPI(
+    max_body = options.max_body_bytes
+    app = HardenedApp(
+        security_headers=SANDBOX_HEADERS,
+        body_limit=lambda _path: max_body,
         title="distro sandbox ESP",
         description="A local emulator of email providers' APIs, with an inbox of what it got.",
         docs_url=None,

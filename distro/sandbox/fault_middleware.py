@@ -6,15 +6,17 @@ real provider would) and the answer to a dropped request cannot race the upload.
 
 Dropping a connection: uvicorn hands each request's ``receive`` and ``send`` as bound methods of
 its per-request cycle, which holds the connection's asyncio transport. Starlette's middleware
-and ``Mount`` pass ``receive`` through untouched, so the transport is found there (or on
-``send``) and aborted; the client sees the connection close with no answer, a transport error.
-Under a server without that shape the fallback starts a response and raises, which makes any
-ASGI server close the connection mid-answer: still a transport error, never a clean 500.
+and ``Mount`` pass ``receive`` through untouched, and distro's own middleware wraps them with
+``functools.wraps``, so the transport is found there (or on ``send``) and aborted; the client
+sees the connection close with no answer, a transport error. Under a server without that shape
+the fallback starts a response and raises, which makes any ASGI server close the connection
+mid-answer: still a transport error, never a clean 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,9 +114,11 @@ async def _discard(message: Message) -> None:
     """The ``send`` of a request whose answer is to be lost."""
 
 
-def _transport(*callables: object) -> asyncio.WriteTransport | None:
+def _transport(*callables: Receive | Send) -> asyncio.WriteTransport | None:
     for function in callables:
-        owner = getattr(function, "__self__", None)
+        # Middleware that wraps them (distro's body limit, its headers) uses functools.wraps,
+        # which keeps the server's own callable reachable as __wrapped__.
+        owner = getattr(inspect.unwrap(function), "__self__", None)
         transport = getattr(owner, "transport", None)
         if isinstance(transport, asyncio.WriteTransport):
             return transport

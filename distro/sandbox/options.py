@@ -63,3 +63,9 @@ class SandboxOptions:
     faults: FaultOptions = FaultOptions()
     #: Keep only this many newest messages (counts still cover all); None keeps everything.
     max_stored: int | None = None
+    #: The largest request body accepted (Postmark takes batches of up to 50 MB).
+    max_body_bytes: int = 50 << 20
+    #: The address the sandbox is served on; beyond loopback it is refused unless
+    #: ``expose_beyond_loopback`` (``--expose-sandbox``) says so (see ``distro.sandbox.exposure``).
+    listen_host: str = "127.0.0.1"
+    expose_beyond_loopback: bool = False

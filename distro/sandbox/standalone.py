@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import uvicorn
 
 from distro.sandbox.app import create_sandbox_app
@@ -10,9 +12,16 @@ from distro.web.server import bind_socket
 
 
 def run_standalone(host: str, port: int, options: SandboxOptions) -> None:
-    """Serve until interrupted; pending webhooks are flushed (bounded) on the way out."""
-    sock = bind_socket(host, port)
-    app, sandbox = create_sandbox_app(options)
+    """Serve until interrupted; pending webhooks are flushed (bounded) on the way out.
+
+    ConfigError for a non-loopback ``host`` unless ``options`` allow exposing the sandbox.
+    """
+    app, sandbox = create_sandbox_app(dataclasses.replace(options, listen_host=host))
+    try:
+        sock = bind_socket(host, port)
+    except OSError:
+        sandbox.close()
+        raise
     try:
         config = uvicorn.Config(app, log_level="info", lifespan="off")
         uvicorn.Server(config).run(sockets=[sock])

@@ -31,6 +31,8 @@ from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
 
 router = APIRouter()
+#: The unsubscribe and preference forms; their request bodies are limited by ``limits.form_body``.
+forms = APIRouter(prefix="/u")
 
 
 def _page(context: AppContext, name: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -74,7 +76,7 @@ def _choices(context: AppContext, contact_id: int) -> list[BeatChoice]:
         return beat_choices(conn, contact_id)
 
 
-@router.get("/u/{token}", response_class=HTMLResponse)
+@forms.get("/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
     found = await run_in_threadpool(_recipient, context, token)
     if found is None:
@@ -90,7 +92,7 @@ async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
     )
 
 
-@router.post("/u/{token}", response_class=HTMLResponse)
+@forms.post("/{token}", response_class=HTMLResponse)
 async def unsubscribe(token: str, context: ContextDep) -> HTMLResponse:
     """RFC 8058 one-click, and the page's button: whatever the body, unsubscribe at once."""
     found = await run_in_threadpool(_recipient, context, token)
@@ -108,7 +110,7 @@ async def unsubscribe(token: str, context: ContextDep) -> HTMLResponse:
     return _page(context, "unsubscribed.html", email=found.email)
 
 
-@router.post("/u/{token}/beats", response_class=HTMLResponse)
+@forms.post("/{token}/beats", response_class=HTMLResponse)
 async def choose_beats(token: str, request: Request, context: ContextDep) -> HTMLResponse:
     """The preference centre's form: the beats ticked are kept, the others dropped."""
     found = await run_in_threadpool(_recipient, context, token)

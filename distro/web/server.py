@@ -6,6 +6,7 @@ sandbox's webhook target, before the app exists.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import threading
 import time
@@ -13,6 +14,24 @@ from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
+
+
+def is_loopback(host: str) -> bool:
+    """True when a server listening on ``host`` is reachable from this machine only.
+
+    Loopback is 127.0.0.0/8, ::1 (also as ::ffff:127.x.x.x) and the name ``localhost``; any
+    other name may resolve to any interface, and "", 0.0.0.0 and :: mean every interface.
+    """
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -28,12 +28,12 @@ from distro.tracking.rewrite import target_of
 from distro.web.context import AppContext, ContextDep
 
 log = logging.getLogger(__name__)
-router = APIRouter()
+router = APIRouter(prefix="/webhooks")
 #: How much of a refused body goes into the log.
 LOGGED_BODY = 4000
 
 
-@router.post("/webhooks/{wire_format}")
+@router.post("/{wire_format}")
 async def receive_webhook(wire_format: str, request: Request, context: ContextDep) -> JSONResponse:
     source = context.webhooks.get(wire_format)
     if source is None:
