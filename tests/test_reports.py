@@ -26,7 +26,6 @@ from distro.models import (
     Suppression,
 )
 from distro.reports import build_report, prepare_report, sends_to_prepare
-from distro.reports.charts import bar_chart, line_chart
 from distro.reports.listing import list_sends
 from distro.reports.recipients import iter_recipients
 from distro.runtime import Worker
@@ -466,19 +465,3 @@ def test_worker_housekeeping_prepares_finished_sends(scenario: Scenario) -> None
         assert kept is not None
         assert kept.audience_at is not None
         assert kept.sent_key
-
-
-def test_chart_geometry_fits_its_box() -> None:
-    bars = bar_chart([("a", 10, "#000", ""), ("b", 5, "#000", "50%"), ("c", 0, "#000", "")])
-    assert [bar.width for bar in bars.bars] == [350.0, 175.0, 0.0]  # the longest fills the room
-    assert bars.height == 3 * (22 + 8)
-    starts = [T0 + timedelta(hours=i) for i in range(48)]
-    chart = line_chart(
-        starts, [("opens", list(range(48)))], "Europe/Paris", label_format="%d %b %H:%M"
-    )
-    assert 2 <= len(chart.x_ticks) <= 6  # long labels: few enough not to overlap
-    assert chart.x_ticks[0].label == "02 Mar 10:00"  # 09:00 UTC in Paris
-    assert all(chart.left <= t.position <= chart.left + chart.plot_width for t in chart.x_ticks)
-    points = [tuple(map(float, p.split(","))) for p in chart.series[0].points.split()]
-    assert points[0][1] == chart.top + chart.plot_height  # 0 at the bottom
-    assert points[-1][1] == chart.top  # the highest at the top
