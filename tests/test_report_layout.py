@@ -10,10 +10,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from distro.db import make_engine, upgrade
 from tests.browser_support import VIEWPORTS, assert_fits, save_screenshot, show_html, smallest_text
 from tests.cli_support import run
-from tests.test_reports import build_scenario, finish, start_send
+from tests.test_reports import known_sends_in
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +25,8 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The report of the known send (finished, with its recipients) and its comparison with a
     second send, as ``distro report --format html`` writes them."""
     folder = tmp_path_factory.mktemp("report-layout")
-    engine = make_engine(f"sqlite:///{folder / 'distro.db'}")
-    upgrade(engine)
-    scenario = build_scenario(engine)
-    finish(engine, scenario.send_id)
-    other = start_send(engine, title="A second release, sent to the same list on another day")
-    engine.dispose()
+    scenario, other = known_sends_in(folder, "A second release, sent to the list on another day")
+    scenario.engine.dispose()
     written = {}
     for name, args in (
         ("report", (str(scenario.send_id), "--recipients")),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 from sqlmodel import select as select_models
 
+from distro.db import make_engine, upgrade
 from distro.errors import NotFoundError
 from distro.models import (
     Contact,
@@ -177,6 +179,16 @@ def build_scenario(engine: Engine) -> Scenario:
     assert store_events(engine, "sandbox", second) == len(second) - 1
     assert store_events(engine, "sandbox", first) == 0  # the whole batch again: nothing new
     return Scenario(engine, send_id, ids)
+
+
+def known_sends_in(folder: Path, second_title: str = "Second release") -> tuple[Scenario, int]:
+    """A SQLite database in ``folder`` (the CLI's default) with the known send, finished, and a
+    second send of another release (its id). Dispose of ``scenario.engine`` when done."""
+    engine = make_engine(f"sqlite:///{folder / 'distro.db'}")
+    upgrade(engine)
+    scenario = build_scenario(engine)
+    finish(engine, scenario.send_id)
+    return scenario, start_send(engine, title=second_title)
 
 
 @pytest.fixture
