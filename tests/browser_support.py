@@ -53,8 +53,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artefacts" / "screensh
 SCROLLS = ".scroll-x"
 
 # Walks every rendered element (SVG ones too) and reports each that sticks out, by more than
-# a pixel of rounding, of its nearest ancestor that clips overflow (an <svg>, or a box with
-# overflow other than visible), or of the viewport when nothing clips it. What a scroll
+# a pixel of rounding, of its nearest ancestor that clips overflow (a box, or an <svg>, whose
+# overflow is not visible), or of the viewport when nothing clips it. What a scroll
 # container marked as such holds is left alone; the container itself is still checked.
 _FIND_OVERFLOW = """
 (scrolls) => {
@@ -66,11 +66,8 @@ _FIND_OVERFLOW = """
     return '<' + el.tagName.toLowerCase() + (cls ? ' class="' + cls + '"' : '') + '>'
       + (text ? ' "' + text + '"' : '');
   };
-  const clips = (el) => {
-    if (el instanceof SVGSVGElement) return true;
-    const style = getComputedStyle(el);
-    return style.overflowX !== 'visible';
-  };
+  // An <svg> clips unless styled otherwise (its UA style is overflow: hidden).
+  const clips = (el) => getComputedStyle(el).overflowX !== 'visible';
   const found = [];
   for (const el of document.body.querySelectorAll('*')) {
     const box = el.getBoundingClientRect();
