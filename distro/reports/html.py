@@ -239,7 +239,9 @@ def _breakdown(key: str, rows: Sequence[Any]) -> Breakdown:
                 row.counts.opened_human,
                 row.counts.clicked_human,
             ],
-            f"open {percent(row.rates.open_rate)} · click {percent(row.rates.click_rate)}",
+            f"open {percent(row.rates.open_rate)} · click {percent(row.rates.click_rate)}"
+            if row.counts.delivered
+            else "none delivered",
         )
         for row in rows[:SHOWN]
     ]
