@@ -10,7 +10,14 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser_support import VIEWPORTS, assert_fits, save_screenshot, show_html, smallest_text
+from tests.browser_support import (
+    DESKTOP,
+    VIEWPORTS,
+    assert_fits,
+    save_screenshot,
+    show_html,
+    smallest_text,
+)
 from tests.cli_support import run
 from tests.test_reports import known_sends_in
 
@@ -49,6 +56,13 @@ def test_report_pages_fit_desktop_and_phone(
     assert_fits(page)
     smallest = smallest_text(page)
     assert smallest[0][0] >= READABLE_PX, f"text too small to read: {smallest}"
+    if VIEWPORTS[width] == DESKTOP:  # tables scroll sideways on a phone only
+        scrolling = page.evaluate(
+            """() => [...document.querySelectorAll('.scroll-x')]
+                 .filter((box) => box.scrollWidth > box.clientWidth)
+                 .map((box) => box.textContent.trim().slice(0, 40))"""
+        )
+        assert scrolling == [], scrolling
 
 
 def test_charts_scale_with_their_card(page: Page, pages: dict[str, str]) -> None:
