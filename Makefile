@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo lint bench clean
+.PHONY: install run test browser demo lint bench clean
 
 # Rebuilt when missing, when pyproject.toml changed, or when the interpreter it points at is gone.
 $(STAMP): pyproject.toml
@@ -19,11 +19,27 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/distro serve --with-samples
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium (or DISTRO_TEST_CHROMIUM). As root, install it when
+# missing (apt-get update first only if the install fails without it); elsewhere say so once:
+# those tests then skip, saying why.
+CHROMIUM := $(or $(DISTRO_TEST_CHROMIUM),/usr/bin/chromium)
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing chromium for the browser tests (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 \
+		|| { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } \
+		|| echo "Could not install chromium with apt-get: the browser tests will skip"; \
+	else \
+		echo "No $(CHROMIUM) (install Debian's chromium as root): the browser tests will skip"; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/distro demo

@@ -338,7 +338,7 @@ class PreparedRelease:
             part: _load(environment, f"email/{template}.{suffix}")
             for part, suffix in (("subject", "subject.txt"), ("html", "html"), ("text", "txt"))
         }
-        self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+        self._inliner = email_inliner()
         self.compiled = self._probe(sample)
         self.problems: list[str] = [] if self.compiled else self._last_problems
         self._slots = self._index_slots(self.compiled) if self.compiled else []
@@ -415,6 +415,16 @@ class PreparedRelease:
                 html = self.links.with_pixel(self.links.html(html, tokens["click"]), tokens["open"])
                 text = self.links.text(text, tokens["click"])
         return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
+
+
+def email_inliner() -> css_inline.CSSInliner:
+    """The CSS inliner for emails: every rule goes into the elements' ``style`` attributes
+    (many clients drop ``<style>``), except @media and other at-rules, which cannot be
+    inlined and stay in a ``<style>`` block for the clients that read it (a phone's layout).
+    Nothing is fetched."""
+    return css_inline.CSSInliner(
+        keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False
+    )
 
 
 def _load(environment: jinja2.Environment, name: str) -> jinja2.Template:

@@ -13,7 +13,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import css_inline
 import jinja2
 import pytest
 from hypothesis import given, settings
@@ -25,7 +24,7 @@ from distro.config import Settings
 from distro.errors import TemplateError
 from distro.mime import to_mime
 from distro.models import Contact, Release, ReleaseStatus, Send
-from distro.rendering import PreparedRelease, RenderedEmail, make_environment
+from distro.rendering import PreparedRelease, RenderedEmail, email_inliner, make_environment
 from distro.sending.compose import Composer
 from distro.sending.schedule import Audience, schedule_send
 from distro.tracking.links import LinkPurpose, LinkSigner
@@ -154,7 +153,11 @@ def test_mime_message_as_received() -> None:
     assert "<li>a reading room for reporters.</li>" in html
     assert "<blockquote" in html
     assert re.search(r'<a href="https://archive\.example\.org/about"[^>]*>the archive</a>', html)
-    assert "<style" not in html  # CSS inlined, style tag dropped
+    # CSS inlined and its style block dropped; only the phone rules (@media) are kept.
+    styles = re.findall(r"<style>(.*?)</style>", html, flags=re.DOTALL)
+    assert [style.split("{")[0].strip() for style in styles] == [
+        "@media screen and (max-width: 600px)"
+    ]
     assert 'style="' in html
     assert "HARBOR CITY LIBRARY OPENS ITS NEWSPAPER ARCHIVE" in text
     assert "**The Harbor Record Archive**" in text  # the text part keeps the Markdown
@@ -279,7 +282,7 @@ def test_every_contact_field_is_escaped_in_html_and_verbatim_in_text(tmp_path: P
 
 # ---------------------------------------------------------------------- fast path = full render
 
-INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+INLINER = email_inliner()
 ENVIRONMENT = make_environment()
 FAST = composer(ENVIRONMENT, notice=True)
 MARKUP = st.sampled_from(["<", ">", "&", '"', "'", "<b>", "&amp;", "\r\n", "\r", "\n", "\0"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 from sqlmodel import select as select_models
 
+from distro.db import make_engine, upgrade
 from distro.errors import NotFoundError
 from distro.models import (
     Contact,
@@ -26,7 +28,6 @@ from distro.models import (
     Suppression,
 )
 from distro.reports import build_report, prepare_report, sends_to_prepare
-from distro.reports.charts import bar_chart, line_chart
 from distro.reports.listing import list_sends
 from distro.reports.recipients import iter_recipients
 from distro.runtime import Worker
@@ -178,6 +179,16 @@ def build_scenario(engine: Engine) -> Scenario:
     assert store_events(engine, "sandbox", second) == len(second) - 1
     assert store_events(engine, "sandbox", first) == 0  # the whole batch again: nothing new
     return Scenario(engine, send_id, ids)
+
+
+def known_sends_in(folder: Path, second_title: str = "Second release") -> tuple[Scenario, int]:
+    """A SQLite database in ``folder`` (the CLI's default) with the known send, finished, and a
+    second send of another release (its id). Dispose of ``scenario.engine`` when done."""
+    engine = make_engine(f"sqlite:///{folder / 'distro.db'}")
+    upgrade(engine)
+    scenario = build_scenario(engine)
+    finish(engine, scenario.send_id)
+    return scenario, start_send(engine, title=second_title)
 
 
 @pytest.fixture
@@ -466,19 +477,3 @@ def test_worker_housekeeping_prepares_finished_sends(scenario: Scenario) -> None
         assert kept is not None
         assert kept.audience_at is not None
         assert kept.sent_key
-
-
-def test_chart_geometry_fits_its_box() -> None:
-    bars = bar_chart([("a", 10, "#000", ""), ("b", 5, "#000", "50%"), ("c", 0, "#000", "")])
-    assert [bar.width for bar in bars.bars] == [350.0, 175.0, 0.0]  # the longest fills the room
-    assert bars.height == 3 * (22 + 8)
-    starts = [T0 + timedelta(hours=i) for i in range(48)]
-    chart = line_chart(
-        starts, [("opens", list(range(48)))], "Europe/Paris", label_format="%d %b %H:%M"
-    )
-    assert 2 <= len(chart.x_ticks) <= 6  # long labels: few enough not to overlap
-    assert chart.x_ticks[0].label == "02 Mar 10:00"  # 09:00 UTC in Paris
-    assert all(chart.left <= t.position <= chart.left + chart.plot_width for t in chart.x_ticks)
-    points = [tuple(map(float, p.split(","))) for p in chart.series[0].points.split()]
-    assert points[0][1] == chart.top + chart.plot_height  # 0 at the bottom
-    assert points[-1][1] == chart.top  # the highest at the top

@@ -17,7 +17,7 @@ import pytest
 from distro.db import make_engine, upgrade
 from tests.cli_support import DISTRO, clean_env, run
 from tests.test_cli import REPORT_KEYS
-from tests.test_reports import PEOPLE, Scenario, build_scenario, finish, start_send
+from tests.test_reports import PEOPLE, Scenario, build_scenario, known_sends_in
 
 VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "source", "wbr"}
 
@@ -27,13 +27,9 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Sc
     """A SQLite database in the working folder (the CLI's default) with the known send,
     finished, and a second send of another release."""
     folder = tmp_path_factory.mktemp("reports")
-    engine = make_engine(f"sqlite:///{folder / 'distro.db'}")
-    upgrade(engine)
-    scenario = build_scenario(engine)
-    finish(engine, scenario.send_id)
-    other = start_send(engine, title="Second release")
+    scenario, other = known_sends_in(folder)
     yield folder, scenario, other
-    engine.dispose()
+    scenario.engine.dispose()
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> str:

@@ -21,8 +21,9 @@ from distro.reports.charts import (
     bar_chart,
     layered_chart,
     line_chart,
+    share_chart,
 )
-from distro.reports.model import RecipientRow, SendReport, Timeline
+from distro.reports.model import RecipientRow, SendReport, Timeline, TimelinePoint, rate_parts
 
 BREAKDOWN_TITLES = {
     "outlet": "Outlets",
@@ -93,38 +94,37 @@ def report_chunks(
     return template.generate(context)
 
 
+# The rates compared side by side: title, the field of ``Rates``, what its whole counts.
+COMPARED_RATES = (
+    ("Delivery rate", "delivery_rate", "sent"),
+    ("Open rate (people)", "open_rate", "delivered"),
+    ("Click rate (people)", "click_rate", "delivered"),
+    ("Click-to-open rate", "click_to_open_rate", "who opened"),
+    ("Bounce rate", "bounce_rate", "sent"),
+    ("Complaint rate", "complaint_rate", "delivered"),
+    ("Unsubscribe rate", "unsubscribe_rate", "delivered"),
+)
+SEND_COLOURS = ("#0ea5e9", "#6366f1", "#f59e0b", "#10b981", "#ef4444", "#a855f7", "#64748b")
+
+
 def render_comparison(reports: Sequence[SendReport], *, template_folder: Path | None = None) -> str:
     zone = reports[0].zone if reports else "UTC"
-    metrics = (
-        ("Delivery rate", "delivery_rate"),
-        ("Open rate (human)", "open_rate"),
-        ("Click rate (human)", "click_rate"),
-        ("Click-to-open rate", "click_to_open_rate"),
-        ("Bounce rate", "bounce_rate"),
-        ("Complaint rate", "complaint_rate"),
-        ("Unsubscribe rate", "unsubscribe_rate"),
-    )
-    colours = ("#0ea5e9", "#6366f1", "#f59e0b", "#10b981", "#ef4444", "#a855f7", "#64748b")
+    parts = [rate_parts(r.counts, r.sent) for r in reports]
     charts = []
-    for title, key in metrics:
+    for title, key, counted in COMPARED_RATES:
         rows = []
-        for i, r in enumerate(reports):
-            value = getattr(r.rates, key)
+        for i, (r, rates) in enumerate(zip(reports, parts, strict=True)):
+            part, whole = rates[key]
             rows.append(
-                (
-                    f"#{r.send_id}",
-                    round(10_000 * (value or 0)),
-                    colours[i % len(colours)],
-                    percent(value),
-                )
+                (f"#{r.send_id}", part, whole, counted, SEND_COLOURS[i % len(SEND_COLOURS)])
             )
-        charts.append((title, bar_chart(rows, scale=10_000, width=360, label_width=60)))
+        charts.append((title, share_chart(rows)))
     context = {
         "reports": reports,
         "moment": lambda value: show_moment(value, zone),
         "zone": zone,
         "rate_charts": charts,
-        "colours": colours,
+        "colours": SEND_COLOURS,
     }
     return environment(template_folder).get_template("reports/compare.html").render(context)
 
@@ -151,14 +151,19 @@ def _kpis(r: SendReport) -> list[tuple[str, str, str]]:
 
 
 def _funnel(r: SendReport) -> BarChart:
-    c = r.counts
+    """Each step with its share of the step it follows from (as the rates are defined)."""
+    c, rates = r.counts, r.rates
+    steps = [
+        ("Sent", r.sent, "sent", _share(r.sent, r.recipients), "recipients"),
+        ("Delivered", r.delivered, "delivered", rates.delivery_rate, "sent"),
+        ("Opened (people)", c.opened_human, "opened", rates.open_rate, "delivered"),
+        ("Clicked (people)", c.clicked_human, "clicked", rates.click_rate, "delivered"),
+    ]
     return bar_chart(
-        [
-            ("Recipients", r.recipients, PALETTE["recipients"], ""),
-            ("Sent", r.sent, PALETTE["sent"], percent(_share(r.sent, r.recipients))),
-            ("Delivered", r.delivered, PALETTE["delivered"], percent(r.rates.delivery_rate)),
-            ("Opened (people)", c.opened_human, PALETTE["opened"], percent(r.rates.open_rate)),
-            ("Clicked (people)", c.clicked_human, PALETTE["clicked"], percent(r.rates.click_rate)),
+        [("Recipients", r.recipients, PALETTE["recipients"], "")]
+        + [
+            (label, value, PALETTE[colour], f"{percent(rate)} of {whole}")
+            for label, value, colour, rate, whole in steps
         ]
     )
 
@@ -190,14 +195,17 @@ def _timeline(timeline: Timeline, zone: str) -> list[tuple[str, LineChart, LineC
     """Per period, two charts: hand-over and delivery, then opens and clicks (each on its own
     scale: a million sent in two minutes would flatten every open)."""
     charts = []
-    for title, points, fmt in (
-        ("First hour, per minute", timeline.minutes, "%H:%M"),
-        ("After the first hour, per hour", timeline.hours, "%d %b %H:%M"),
+    for title, points, fmt, bucket in (
+        ("First hour, per minute", timeline.minutes, "%H:%M", "minute"),
+        ("After the first hour, per hour", timeline.hours, "%d %b %H:%M", "hour"),
     ):
         if not points:
             continue
         starts = [p.start for p in points]
-        sending = [("sent", [p.sent for p in points]), ("delivered", [p.delivered for p in points])]
+        scale = {"label_format": fmt, "bucket": bucket}
+        # Sending ends: its lines stop at their last message instead of dropping to 0 (which
+        # reads like a failure). Opens and clicks may come at any time: 0 is what happened.
+        sending = [(name, _until_last(points, name)) for name in ("sent", "delivered")]
         engagement = [
             ("opens", [p.opens_human for p in points]),
             ("clicks", [p.clicks_human for p in points]),
@@ -206,11 +214,19 @@ def _timeline(timeline: Timeline, zone: str) -> list[tuple[str, LineChart, LineC
         charts.append(
             (
                 title,
-                line_chart(starts, sending, zone, label_format=fmt, width=520),
-                line_chart(starts, engagement, zone, label_format=fmt, width=520),
+                line_chart(starts, sending, zone, y_caption="messages", **scale),
+                line_chart(starts, engagement, zone, y_caption="events", **scale),
             )
         )
     return charts
+
+
+def _until_last(points: Sequence[TimelinePoint], name: str) -> list[int]:
+    """The ``name`` counts of ``points`` up to the last that is not 0."""
+    values = [int(getattr(point, name)) for point in points]
+    while values and not values[-1]:
+        values.pop()
+    return values
 
 
 def _breakdown(key: str, rows: Sequence[Any]) -> Breakdown:
@@ -223,7 +239,9 @@ def _breakdown(key: str, rows: Sequence[Any]) -> Breakdown:
                 row.counts.opened_human,
                 row.counts.clicked_human,
             ],
-            f"open {percent(row.rates.open_rate)} · click {percent(row.rates.click_rate)}",
+            f"open {percent(row.rates.open_rate)} · click {percent(row.rates.click_rate)}"
+            if row.counts.delivered
+            else "none delivered",
         )
         for row in rows[:SHOWN]
     ]
@@ -242,8 +260,6 @@ def _links(r: SendReport) -> BarChart:
             (link.url, link.clicks_human, PALETTE["clicks"], f"{number(link.clickers)} people")
             for link in r.top_links[:15]
         ],
-        label_width=300,
-        width=760,
     )
 
 
@@ -253,6 +269,4 @@ def _bounces(r: SendReport) -> BarChart:
             (f"{b.bounce_type}: {b.reason}", b.bounces, PALETTE["bounced"], "")
             for b in r.bounce_reasons[:15]
         ],
-        label_width=300,
-        width=760,
     )

@@ -57,16 +57,20 @@ class Rates:
 
     @classmethod
     def of(cls, counts: Counts, sent: int) -> Rates:
-        c = counts
-        return cls(
-            delivery_rate=share(c.delivered, sent),
-            open_rate=share(c.opened_human, c.delivered),
-            click_rate=share(c.clicked_human, c.delivered),
-            click_to_open_rate=share(c.clicked_human, c.opened_human),
-            bounce_rate=share(c.bounced, sent),
-            complaint_rate=share(c.complained, c.delivered),
-            unsubscribe_rate=share(c.unsubscribed, c.delivered),
-        )
+        return cls(**{name: share(*parts) for name, parts in rate_parts(counts, sent).items()})
+
+
+def rate_parts(c: Counts, sent: int) -> dict[str, tuple[int, int]]:
+    """Each rate of ``Rates`` as (part, whole): what it counts, and what it is a share of."""
+    return {
+        "delivery_rate": (c.delivered, sent),
+        "open_rate": (c.opened_human, c.delivered),
+        "click_rate": (c.clicked_human, c.delivered),
+        "click_to_open_rate": (c.clicked_human, c.opened_human),
+        "bounce_rate": (c.bounced, sent),
+        "complaint_rate": (c.complained, c.delivered),
+        "unsubscribe_rate": (c.unsubscribed, c.delivered),
+    }
 
 
 @dataclass(frozen=True, slots=True)
