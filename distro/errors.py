@@ -5,6 +5,7 @@ DistroError
 ├── DatabaseError           the database is missing, corrupt, unreachable or not migrated
 ├── NotFoundError           a named release, list, send, contact ... does not exist
 ├── ValidationError         user input (CLI arguments, API requests) is not acceptable
+│   └── WebhookPayloadError      a provider's webhook body cannot be read (names the field)
 ├── TemplateError           a template fails to load or render (names template, line, cause)
 ├── EmbargoError            a send would break an embargo rule
 └── ProviderError           an email provider refused or failed a request
@@ -34,6 +35,11 @@ class NotFoundError(DistroError):
 
 class ValidationError(DistroError):
     """User input is not acceptable."""
+
+
+class WebhookPayloadError(ValidationError):
+    """An authenticated provider webhook body cannot be read: not JSON, not the provider's shape,
+    or a field missing or of the wrong kind (the message names it). Answered 400 (Mailgun: 406)."""
 
 
 class TemplateError(DistroError):
