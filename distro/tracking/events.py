@@ -20,33 +20,23 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, select, update
 
 from distro.config import SuppressionSettings
 from distro.db import writing
-from distro.models import (
-    Event,
-    EventType,
-    Message,
-    MessageStatus,
-    Suppression,
-    SuppressionLog,
-    SuppressionReason,
-)
+from distro.models import Event, EventType, Message, MessageStatus
 from distro.models.types import utcnow
 from distro.tracking.matching import Found, Match, Refused, chunks, match_all
+from distro.tracking.suppressing import stored_address, suppress
 
 EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
-SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +46,6 @@ INSERT_ROWS = 1000
 # and a failed store is answered 5xx, which the provider would retry forever.
 _ID_WIDTH = 300
 _RECIPIENT_WIDTH = 320
-_NOTE_WIDTH = 1000
 _REASON_WIDTH = 300
 
 
@@ -108,33 +97,6 @@ EVENT_STATUS: dict[EventType, MessageStatus] = {
 DEFAULT_RULES = SuppressionSettings()
 
 
-class _Cause(NamedTuple):
-    """The event that puts an address on the suppression list, and why."""
-
-    reason: str
-    event_id: int
-    event: NormalisedEvent
-    why: str
-
-
-def suppression_reason(event: NormalisedEvent) -> SuppressionReason | None:
-    """Which events put the address on the suppression list at once.
-
-    An unsubscribe from some beats only (``scope`` "beats", the preference centre) is not one.
-    """
-    if event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "hard":
-        return SuppressionReason.HARD_BOUNCE
-    if event.type == EventType.COMPLAINED:
-        return SuppressionReason.COMPLAINT
-    if event.type == EventType.UNSUBSCRIBED and event.detail.get("scope") != "beats":
-        return SuppressionReason.UNSUBSCRIBED
-    return None
-
-
-def is_soft_bounce(event: NormalisedEvent) -> bool:
-    return event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "soft"
-
-
 def store_events(
     engine: Engine,
     provider: str,
@@ -172,7 +134,7 @@ def store_in(
         return []
     _warn_refused(provider, new)
     _advance(conn, new, now)
-    _suppress(conn, provider, new, rules, now)
+    suppress(conn, provider, new, rules, now)
     stored = [
         (event_id, match.id, event) for event_id, event, match in new if isinstance(match, Match)
     ]
@@ -206,7 +168,7 @@ def _warn_refused(provider: str, new: list[tuple[int, NormalisedEvent, Found]]) 
             len(refused),
             provider,
             event.provider_event_id[:_ID_WIDTH],
-            _address(event.recipient)[:_RECIPIENT_WIDTH] or "no recipient",
+            stored_address(event.recipient)[:_RECIPIENT_WIDTH] or "no recipient",
             found.reason,
         )
 
@@ -242,7 +204,7 @@ def _rows(
                 _fit_id(event.provider_event_id),
                 _clean(event.provider_message_id or "")[:_ID_WIDTH] or None,
                 str(event.type),
-                (matched.email if matched else _address(event.recipient))[:_RECIPIENT_WIDTH],
+                (matched.email if matched else stored_address(event.recipient))[:_RECIPIENT_WIDTH],
                 occurred_at,
                 received_at,
                 _json(event.detail),
@@ -303,10 +265,6 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "") if "\x00" in value else value  # PostgreSQL refuses NUL
 
 
-def _address(value: str) -> str:
-    return _clean(value).strip().lower()
-
-
 # --- status ------------------------------------------------------------------------------------
 
 
@@ -348,120 +306,3 @@ def _advance(
                 .where(MESSAGES.c.id.in_(chunk), MESSAGES.c.status.in_(lower))
                 .values(status=status, updated_at=now)
             )
-
-
-# --- suppression -------------------------------------------------------------------------------
-
-
-def _suppress(
-    conn: Connection,
-    provider: str,
-    new: list[tuple[int, NormalisedEvent, Found]],
-    rules: SuppressionSettings,
-    now: datetime,
-) -> None:
-    """Suppress at once for hard bounces, complaints and unsubscribes; for soft bounces once
-    the address has ``rules.soft_bounce_limit`` of them within the window. The first event
-    that decides it is recorded as the cause. A refused event suppresses nobody: not the
-    message it named, and not the address it reported either (whoever sent it chose that)."""
-    causes: dict[str, _Cause] = {}
-    soft: dict[str, tuple[int, NormalisedEvent]] = {}
-    for event_id, event, match in new:
-        if isinstance(match, Refused):
-            continue
-        address = match.email.strip().lower() if match else _address(event.recipient)
-        if not address:
-            continue
-        reason = suppression_reason(event)
-        if reason is not None:
-            description = str(event.detail.get("description", ""))
-            causes.setdefault(address, _Cause(reason, event_id, event, description))
-        elif is_soft_bounce(event):
-            soft[address] = (event_id, event)  # the latest one tips it over
-    pending = sorted(set(soft) - set(causes))
-    if pending:
-        since = now - timedelta(days=rules.soft_bounce_window_days)
-        days = f"{rules.soft_bounce_window_days:g}"
-        for address, count in _soft_bounce_counts(conn, pending, since):
-            if count >= rules.soft_bounce_limit:
-                event_id, event = soft[address]
-                why = f"{count} soft bounces within {days} days"
-                description = str(event.detail.get("description", ""))
-                causes[address] = _Cause(
-                    SuppressionReason.SOFT_BOUNCE,
-                    event_id,
-                    event,
-                    f"{why}: {description}" if description else why,
-                )
-    if causes:
-        _add_suppressions(conn, provider, causes, now)
-
-
-def _soft_bounce_counts(
-    conn: Connection, addresses: list[str], since: datetime
-) -> Iterator[tuple[str, int]]:
-    e = EVENTS
-    bounce_type = e.c.detail["bounce_type"].as_string()
-    for chunk in chunks(addresses):
-        query = (
-            select(e.c.recipient, func.count())
-            .where(
-                e.c.type == EventType.BOUNCED,
-                e.c.occurred_at >= since,
-                e.c.recipient.in_(chunk),
-                bounce_type == "soft",
-            )
-            .group_by(e.c.recipient)
-        )
-        for recipient, count in conn.execute(query):
-            yield recipient, int(count)
-
-
-def _add_suppressions(
-    conn: Connection, provider: str, causes: dict[str, _Cause], now: datetime
-) -> None:
-    rows = [
-        {
-            "email": address,
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": cause.why[:_NOTE_WIDTH],
-            "event_id": cause.event_id,
-            "created_at": now,
-        }
-        for address, cause in sorted(causes.items())
-    ]
-    statement = (
-        _insert(conn, SUPPRESSIONS)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(SUPPRESSIONS.c.email)
-    )
-    added = set(conn.execute(statement, rows).scalars())
-    log = [
-        {
-            "email": address,
-            "action": "added",
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": _log_note(cause),
-            "forced": False,
-            "at": now,
-        }
-        for address, cause in sorted(causes.items())
-        if address in added  # logged only when this event added it
-    ]
-    if log:
-        conn.execute(SUPPRESSION_LOG.insert(), log)
-
-
-def _log_note(cause: _Cause) -> str:
-    note = f"event {cause.event_id} ({cause.event.provider_event_id})"
-    return note + (f": {cause.why[:_NOTE_WIDTH]}" if cause.why else "")
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)

@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # the events module stores what this one matches
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 #: Values per IN list: far below SQLite's and PostgreSQL's limits on bound parameters.
 CHUNK = 900
+#: Longer than any address distro sends to (the messages.email column's width).
+LONGEST_ADDRESS = 320
 
 
 class Match(NamedTuple):
@@ -136,6 +138,8 @@ def _pick(candidates: list[Match], event: NormalisedEvent) -> Match | Refused:
 def address_key(value: str) -> str:
     """An address as distro compares them (see the module docstring); "" for none."""
     address = value.strip()
+    if len(address) > LONGEST_ADDRESS:  # no message of ours goes to it: no work spent on it
+        return address.lower()
     if "<" in address:  # "Jo Reporter <jo@news.example>"
         address = parseaddr(address)[1] or address
     if address.isascii():
@@ -145,9 +149,10 @@ def address_key(value: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _unicode_key(address: str) -> str:
-    local, at, domain = unicodedata.normalize("NFC", address).rpartition("@")
+    normalised = unicodedata.normalize("NFC", address)
+    local, at, domain = normalised.rpartition("@")
     if not at:
-        return address.lower()
+        return normalised.lower()
     try:
         ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError):  # not a domain IDNA can write: compared as it is
