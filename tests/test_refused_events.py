@@ -154,7 +154,7 @@ def test_staff_see_refused_events_in_the_report_the_sends_list_and_their_own_lis
     url = engine.url.render_as_string(hide_password=False)
     note = (
         f"2 provider events named send {send_id}'s messages with another recipient (or none) "
-        "and were not applied; `distro events refused` lists them."
+        f"and were not applied; `distro events refused --send {send_id}` lists them."
     )
     shown = cli(url, "report", str(send_id))
     assert shown.returncode == 0, shown.stderr

@@ -214,7 +214,7 @@ def print_sends(lines: Sequence[SendLine], zone: str) -> None:
         ],
     )
     for line in lines:
-        note = refused_note(line.refused_events, f"send {line.send_id}'s messages")
+        note = refused_note(line.refused_events, line.send_id)
         if note:
             output.console.print(note, markup=False)
 

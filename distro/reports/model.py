@@ -199,7 +199,7 @@ class SendReport:
     @property
     def refused_note(self) -> str:
         """What staff read about refused events, in every format that shows prose; "" for none."""
-        return refused_note(self.refused_events, f"send {self.send_id}'s messages")
+        return refused_note(self.refused_events, self.send_id)
 
     def as_dict(self) -> dict[str, Any]:
         c = self.counts
@@ -251,15 +251,16 @@ class SendReport:
         return data
 
 
-def refused_note(count: int, named: str) -> str:
-    """The sentence about ``count`` refused events that named ``named``; "" for none."""
+def refused_note(count: int, send_id: int) -> str:
+    """The sentence about ``count`` refused events that named send ``send_id``'s messages; ""
+    for none."""
     if not count:
         return ""
     events = "1 provider event" if count == 1 else f"{count:,} provider events"
     verb = "was" if count == 1 else "were"
     return (
-        f"{events} named {named} with another recipient (or none) and {verb} not applied; "
-        "`distro events refused` lists them."
+        f"{events} named send {send_id}'s messages with another recipient (or none) and {verb} "
+        f"not applied; `distro events refused --send {send_id}` lists them."
     )
 
 
