@@ -5,7 +5,8 @@ DistroError
 ├── DatabaseError           the database is missing, corrupt, unreachable or not migrated
 ├── NotFoundError           a named release, list, send, contact ... does not exist
 ├── ValidationError         user input (CLI arguments, API requests) is not acceptable
-│   └── FieldError          ... in one named field (``asset_links[2].url``, ``body`` line 3)
+│   ├── FieldError          ... in one named field (``asset_links[2].url``, ``body`` line 3)
+│   └── WebhookPayloadError a provider's webhook body cannot be read (names the field)
 ├── TemplateError           a template fails to load or render (names template, line, cause)
 ├── EmbargoError            a send would break an embargo rule
 └── ProviderError           an email provider refused or failed a request
@@ -55,6 +56,11 @@ class FieldError(ValidationError):
             for i, part in enumerate(path)
         )
         super().__init__(f"{self.field}{f' line {line}' if line else ''}: {reason}")
+
+
+class WebhookPayloadError(ValidationError):
+    """An authenticated provider webhook body cannot be read: not JSON, not the provider's shape,
+    or a field missing or of the wrong kind (the message names it). Answered 400 (Mailgun: 406)."""
 
 
 class TemplateError(DistroError):

@@ -124,12 +124,15 @@ def scenario_events(ids: dict[str, int]) -> list[NormalisedEvent]:
     ]
     for i in range(120):
         kind, detail = rng.choice(kinds)
+        moment = T0 + timedelta(minutes=rng.uniform(0, 300))
+        person = rng.choice(list(PEOPLE)[:5])
         events.append(
             NormalisedEvent(
                 type=kind,
                 provider_event_id=f"mix{i}",
-                occurred_at=T0 + timedelta(minutes=rng.uniform(0, 300)),
-                message_id=ids[rng.choice(list(PEOPLE)[:5])],
+                occurred_at=moment,
+                recipient=person.upper(),  # as a provider may write it: still that person
+                message_id=ids[person],
                 detail=detail,
             )
         )

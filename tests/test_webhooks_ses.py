@@ -206,8 +206,9 @@ def test_notifications_are_verified_parsed_and_stored(
     assert post(live, notification(rsa_key, bounce)).json() == {"received": 2, "stored": 2}
     rows = stored_events(live.engine)
     assert [r.type for r in rows] == ["delivered", "clicked", "bounced", "bounced"]
-    # cy's message has another SES id, so only ben's bounce found its message.
+    # The SES id is ben's message, which did not go to cy: cy's bounce is kept, not applied.
     assert [r.message_id for r in rows] == [ana.id, ana.id, ben.id, None]
+    assert (rows[3].recipient, rows[3].claimed_message_id) == (cy.email, ben.id)
     assert rows[0].detail["mta_response"] == "250 2.6.0 Message received"
     assert rows[1].detail["url"] == "https://acme.example/news"
     assert rows[2].detail["bounce_type"] == "hard"
@@ -218,7 +219,7 @@ def test_notifications_are_verified_parsed_and_stored(
         MessageStatus.BOUNCED,
         MessageStatus.SENT,
     ]
-    assert set(suppressions(live.engine)) == {ben.email, cy.email}  # unknown message: kept
+    assert set(suppressions(live.engine)) == {ben.email}  # a refused event suppresses nobody
     assert aws.requests == [CERT_URL]  # fetched once, then cached
 
 

@@ -15,6 +15,7 @@ import typer
 
 from distro.cli import (
     contacts_cmds,
+    events_cmds,
     hooks_cmds,
     lists_cmds,
     release_cmds,
@@ -66,6 +67,7 @@ app.add_typer(suppress_cmds.suppress, name="suppress")
 app.add_typer(release_cmds.release, name="release")
 app.add_typer(send_cmds.send, name="send")
 app.add_typer(hooks_cmds.hooks, name="hooks")
+app.add_typer(events_cmds.events, name="events")
 
 
 def main() -> None:

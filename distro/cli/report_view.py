@@ -12,7 +12,7 @@ from distro.moments import zone as find_zone
 from distro.reports.csv_out import comparison_rows
 from distro.reports.html import number, percent
 from distro.reports.listing import SendLine
-from distro.reports.model import RecipientRow, SendReport, TimelinePoint
+from distro.reports.model import RecipientRow, SendReport, TimelinePoint, refused_note
 
 TOP = 10  # values shown per breakdown, links and reasons in the table format
 
@@ -55,6 +55,8 @@ def print_report(report: SendReport) -> None:
         ("unsubscribed", r.unsubscribed, _share(r.unsubscribed, r.delivered)),
     ]
     print_table("Funnel (distinct recipients)", ("stage", "count", "share"), rows)
+    if r.refused_note:
+        output.console.print(r.refused_note, markup=False)
     print_table(
         "Totals (events)",
         ("", "total", "by people", "by machines"),
@@ -211,6 +213,10 @@ def print_sends(lines: Sequence[SendLine], zone: str) -> None:
             for s in lines
         ],
     )
+    for line in lines:
+        note = refused_note(line.refused_events, line.send_id)
+        if note:
+            output.console.print(note, markup=False)
 
 
 def _local(moment: datetime, zone: str) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, UniqueConstraint
+from sqlalchemy import JSON, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from distro.models.types import UTCDateTime, utcnow
@@ -34,6 +34,14 @@ class Event(SQLModel, table=True):
         Index("ix_events_message_type", "message_id", "type"),
         # Segments such as opened(within 30d) look events up by type and time.
         Index("ix_events_type_occurred", "type", "occurred_at", "message_id"),
+        # Refused events are few: a partial index counts and lists them per send.
+        Index(
+            "ix_events_claimed_send",
+            "claimed_send_id",
+            "id",
+            sqlite_where=text("claimed_send_id IS NOT NULL"),
+            postgresql_where=text("claimed_send_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -48,3 +56,9 @@ class Event(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Normalised extras: bounce kind and reason, MTA response, URL, user agent ...
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # A refused event (distro.tracking.matching): the message it named although its recipient
+    # is not that message's (message_id stays null), that message's send (what reports count
+    # by), and why. No foreign keys: they record what the event said, not what it belongs to.
+    claimed_message_id: int | None = Field(default=None)
+    claimed_send_id: int | None = Field(default=None)
+    unmatched_reason: str | None = Field(default=None, max_length=300)

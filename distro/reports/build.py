@@ -40,6 +40,7 @@ from distro.reports.model import (
     Timeline,
     TimelinePoint,
 )
+from distro.tracking.refused import refused_counts
 from distro.tracking.summary_fold import DIMENSIONS, minute_of
 
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
@@ -81,6 +82,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         timeline = _timeline(conn, send_id, head.started_at, live_sent)
         links = _links(conn, send_id)
         reasons = _bounce_reasons(conn, send_id)
+        refused = refused_counts(conn, [send_id]).get(send_id, 0)
     recipients = sum(statuses.values())
     suppressed = statuses.get(MessageStatus.SUPPRESSED, 0)
     sent = sum(n for status, n in statuses.items() if status in audience.HANDED_OVER)
@@ -120,6 +122,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         timeline=timeline,
         top_links=links,
         bounce_reasons=reasons,
+        refused_events=refused,
     )
 
 

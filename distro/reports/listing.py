@@ -12,6 +12,7 @@ from sqlalchemy import Engine, Table, and_, func, select
 from distro.db import reading
 from distro.models import Release, ReportRollup, Send
 from distro.reports.model import share
+from distro.tracking.refused import refused_counts
 
 SENDS: Table = Send.__table__  # type: ignore[attr-defined]
 RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
@@ -35,6 +36,7 @@ class SendLine:
     bounced: int
     complained: int
     unsubscribed: int
+    refused_events: int = 0  # provider events naming its messages, not believed (see reports)
 
     @property
     def open_rate(self) -> float | None:
@@ -83,4 +85,6 @@ def list_sends(engine: Engine, *, status: str | None = None, limit: int = 50) ->
     if status:
         query = query.where(s.c.status == status)
     with reading(engine) as conn:
-        return [SendLine(**row) for row in conn.execute(query).mappings()]
+        rows = list(conn.execute(query).mappings())
+        refused = refused_counts(conn, [row["send_id"] for row in rows])
+    return [SendLine(**row, refused_events=refused.get(row["send_id"], 0)) for row in rows]

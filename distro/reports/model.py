@@ -196,6 +196,14 @@ class SendReport:
     timeline: Timeline = Timeline()
     top_links: tuple[LinkRow, ...] = ()
     bounce_reasons: tuple[BounceReason, ...] = ()
+    # Provider events that named this send's messages but not their recipients: not applied
+    # to them (distro.tracking.matching), so in none of the figures above.
+    refused_events: int = 0
+
+    @property
+    def refused_note(self) -> str:
+        """What staff read about refused events, in every format that shows prose; "" for none."""
+        return refused_note(self.refused_events, self.send_id)
 
     def as_dict(self) -> dict[str, Any]:
         c = self.counts
@@ -242,8 +250,22 @@ class SendReport:
             "timeline": self.timeline.as_dict(),
             "top_links": [asdict(link) for link in self.top_links],
             "bounce_reasons": [asdict(reason) for reason in self.bounce_reasons],
+            "refused_events": self.refused_events,
         }
         return data
+
+
+def refused_note(count: int, send_id: int) -> str:
+    """The sentence about ``count`` refused events that named send ``send_id``'s messages; ""
+    for none."""
+    if not count:
+        return ""
+    events = "1 provider event" if count == 1 else f"{count:,} provider events"
+    verb = "was" if count == 1 else "were"
+    return (
+        f"{events} named send {send_id}'s messages with another recipient (or none) and {verb} "
+        f"not applied; `distro events refused --send {send_id}` lists them."
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -7,49 +7,46 @@ queries, events go in as one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETUR
 provider retrying a webhook repeats its event id, which the unique (provider, provider_event_id)
 constraint absorbs), statuses move with one ``UPDATE`` per target status, and suppressions are
 added together. Only events that are new change anything.
+
+An event is applied only to a message whose recipient it reports (``distro.tracking.matching``);
+one naming a message of ours with another recipient is stored without a message, with the
+message it claimed and why (``claimed_message_id``, ``claimed_send_id``, ``unmatched_reason``),
+and changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, select, update
 
 from distro.config import SuppressionSettings
 from distro.db import writing
-from distro.models import (
-    Event,
-    EventType,
-    Message,
-    MessageStatus,
-    Suppression,
-    SuppressionLog,
-    SuppressionReason,
-)
+from distro.models import Event, EventType, Message, MessageStatus
 from distro.models.types import utcnow
+from distro.tracking.matching import Found, Match, Refused, chunks, match_all
+from distro.tracking.suppressing import stored_address, suppress
 
 EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
-SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
-SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
 
-#: Values per IN list: far below SQLite's and PostgreSQL's limits on bound parameters.
-CHUNK = 900
-#: Events per INSERT statement (nine values each).
+log = logging.getLogger(__name__)
+
+#: Events per INSERT statement (twelve values each).
 INSERT_ROWS = 1000
 # Column widths (see distro.models.tracking.Event): longer values would fail on PostgreSQL,
 # and a failed store is answered 5xx, which the provider would retry forever.
 _ID_WIDTH = 300
 _RECIPIENT_WIDTH = 320
-_NOTE_WIDTH = 1000
+_REASON_WIDTH = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +59,10 @@ class NormalisedEvent:
     # Our own message id, when the source echoes it back (metadata, signed link tokens).
     message_id: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # True only for our own links (open pixel, click redirect, unsubscribe), whose signed token
+    # proves ``message_id``; a provider's event must also report the message's recipient
+    # (``distro.tracking.matching``).
+    signed_link: bool = False
 
 
 # A message's status is the furthest thing that happened to it; events never move it back.
@@ -96,40 +97,6 @@ EVENT_STATUS: dict[EventType, MessageStatus] = {
 DEFAULT_RULES = SuppressionSettings()
 
 
-class Match(NamedTuple):
-    """The message an event belongs to."""
-
-    id: int
-    email: str
-
-
-class _Cause(NamedTuple):
-    """The event that puts an address on the suppression list, and why."""
-
-    reason: str
-    event_id: int
-    event: NormalisedEvent
-    why: str
-
-
-def suppression_reason(event: NormalisedEvent) -> SuppressionReason | None:
-    """Which events put the address on the suppression list at once.
-
-    An unsubscribe from some beats only (``scope`` "beats", the preference centre) is not one.
-    """
-    if event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "hard":
-        return SuppressionReason.HARD_BOUNCE
-    if event.type == EventType.COMPLAINED:
-        return SuppressionReason.COMPLAINT
-    if event.type == EventType.UNSUBSCRIBED and event.detail.get("scope") != "beats":
-        return SuppressionReason.UNSUBSCRIBED
-    return None
-
-
-def is_soft_bounce(event: NormalisedEvent) -> bool:
-    return event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "soft"
-
-
 def store_events(
     engine: Engine,
     provider: str,
@@ -149,11 +116,12 @@ def store_in(
     provider: str,
     events: Sequence[NormalisedEvent],
     rules: SuppressionSettings = DEFAULT_RULES,
-) -> list[tuple[int, NormalisedEvent, Match | None]]:
+) -> list[tuple[int, NormalisedEvent, Found]]:
     """Store ``events`` inside the caller's transaction; return the new ones with their row id
-    and matched message (repeats of stored events, and of each other, are left out)."""
+    and matched message, or why the message they named was not theirs (repeats of stored
+    events, and of each other, are left out)."""
     unique = _unique(events)
-    matches = _match_all(conn, provider, unique)
+    matches = match_all(conn, provider, unique)
     now = utcnow()
     rows = _rows(conn, provider, unique, matches, now)
     inserted = _insert_events(conn, rows)
@@ -164,9 +132,12 @@ def store_in(
     ]
     if not new:
         return []
+    _warn_refused(provider, new)
     _advance(conn, new, now)
-    _suppress(conn, provider, new, rules, now)
-    stored = [(event_id, match.id, event) for event_id, event, match in new if match is not None]
+    suppress(conn, provider, new, rules, now)
+    stored = [
+        (event_id, match.id, event) for event_id, event, match in new if isinstance(match, Match)
+    ]
     if stored:
         # Imported here: the summary module imports NormalisedEvent from this one.
         from distro.tracking import summary
@@ -187,48 +158,19 @@ def _unique(events: Sequence[NormalisedEvent]) -> list[NormalisedEvent]:
     return unique
 
 
-# --- matching ----------------------------------------------------------------------------------
-
-
-def _match_all(
-    conn: Connection, provider: str, events: Sequence[NormalisedEvent]
-) -> list[Match | None]:
-    """Each event's message: by our own id, else by the provider's message id (and recipient,
-    since SendGrid and Mailgun give every message of one request the same id)."""
-    m = MESSAGES
-    own = sorted({e.message_id for e in events if e.message_id is not None})
-    by_id: dict[int, Match] = {}
-    for chunk in _chunks(own):
-        for message_id, email in conn.execute(select(m.c.id, m.c.email).where(m.c.id.in_(chunk))):
-            by_id[message_id] = Match(message_id, email)
-    found: list[Match | None] = [
-        by_id.get(e.message_id) if e.message_id is not None else None for e in events
-    ]
-    wanted = sorted(
-        {
-            e.provider_message_id
-            for e, match in zip(events, found, strict=True)
-            if match is None and e.provider_message_id
-        }
-    )
-    by_provider_id: dict[str, list[Match]] = defaultdict(list)
-    for chunk in _chunks(wanted):
-        query = select(m.c.id, m.c.email, m.c.provider_message_id).where(
-            m.c.provider == provider, m.c.provider_message_id.in_(chunk)
+def _warn_refused(provider: str, new: list[tuple[int, NormalisedEvent, Found]]) -> None:
+    """One log line per batch with refused events (a forged batch could hold a thousand)."""
+    refused = [(event, found) for _id, event, found in new if isinstance(found, Refused)]
+    if refused:
+        event, found = refused[0]
+        log.warning(
+            "%d %s event(s) not applied to the messages they named; the first, %s for %s, %s",
+            len(refused),
+            provider,
+            event.provider_event_id[:_ID_WIDTH],
+            stored_address(event.recipient)[:_RECIPIENT_WIDTH] or "no recipient",
+            found.reason,
         )
-        for message_id, email, provider_id in conn.execute(query.order_by(m.c.id)):
-            by_provider_id[provider_id].append(Match(message_id, email))
-    for index, event in enumerate(events):
-        if found[index] is None and event.provider_message_id:
-            found[index] = _pick(by_provider_id.get(event.provider_message_id, []), event)
-    return found
-
-
-def _pick(candidates: list[Match], event: NormalisedEvent) -> Match | None:
-    recipient = _address(event.recipient)
-    if recipient:
-        return next((c for c in candidates if c.email.lower() == recipient), None)
-    return candidates[0] if len(candidates) == 1 else None  # ambiguous without a recipient
 
 
 # --- rows --------------------------------------------------------------------------------------
@@ -238,7 +180,7 @@ def _rows(
     conn: Connection,
     provider: str,
     events: Sequence[NormalisedEvent],
-    matches: Sequence[Match | None],
+    matches: Sequence[Found],
     now: datetime,
 ) -> list[tuple[Any, ...]]:
     """Each event as the values of ``_COLUMNS``, bound the way the column types bind them."""
@@ -253,17 +195,22 @@ def _rows(
             if event.occurred_at.tzinfo is None:
                 raise ValueError(f"event {event.provider_event_id}: occurred_at has no time zone")
             occurred_at = moments[event.occurred_at] = bind(event.occurred_at)
+        matched = match if isinstance(match, Match) else None
+        refused = match if isinstance(match, Refused) else None
         rows.append(
             (
-                match.id if match else None,
+                matched.id if matched else None,
                 provider,
                 _fit_id(event.provider_event_id),
                 _clean(event.provider_message_id or "")[:_ID_WIDTH] or None,
                 str(event.type),
-                (match.email if match else _address(event.recipient))[:_RECIPIENT_WIDTH],
+                (matched.email if matched else stored_address(event.recipient))[:_RECIPIENT_WIDTH],
                 occurred_at,
                 received_at,
                 _json(event.detail),
+                refused.claimed.id if refused else None,
+                refused.claimed.send_id if refused else None,
+                refused.reason[:_REASON_WIDTH] if refused else None,
             )
         )
     return rows
@@ -271,7 +218,7 @@ def _rows(
 
 _COLUMNS = (
     "message_id, provider, provider_event_id, provider_message_id, type, recipient, "
-    "occurred_at, received_at, detail"
+    "occurred_at, received_at, detail, claimed_message_id, claimed_send_id, unmatched_reason"
 )
 _KEY = 2  # provider_event_id's place in a row
 
@@ -285,9 +232,9 @@ def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, i
     """
     postgres = conn.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
-    row = "(" + ", ".join([mark] * 8 + [f"{mark}::json" if postgres else mark]) + ")"
+    row = "(" + ", ".join([mark] * 8 + [f"{mark}::json" if postgres else mark] + [mark] * 3) + ")"
     inserted: dict[str, int] = {}
-    for chunk in _chunks(rows, INSERT_ROWS):
+    for chunk in chunks(rows, INSERT_ROWS):
         values = ", ".join([row] * len(chunk))  # placeholders only: every value is bound
         sql = (
             f"INSERT INTO {EVENTS.name} ({_COLUMNS}) VALUES {values} "  # noqa: S608
@@ -318,21 +265,17 @@ def _clean(value: str) -> str:
     return value.replace("\x00", "") if "\x00" in value else value  # PostgreSQL refuses NUL
 
 
-def _address(value: str) -> str:
-    return _clean(value).strip().lower()
-
-
 # --- status ------------------------------------------------------------------------------------
 
 
 def _advance(
-    conn: Connection, new: list[tuple[int, NormalisedEvent, Match | None]], now: datetime
+    conn: Connection, new: list[tuple[int, NormalisedEvent, Found]], now: datetime
 ) -> None:
     """Move each message to the furthest status its new events reach, never back."""
     target: dict[int, MessageStatus] = {}
     for _event_id, event, match in new:
         status = EVENT_STATUS.get(event.type)
-        if match is None or status is None:
+        if not isinstance(match, Match) or status is None:
             continue
         current = target.get(match.id)
         if current is None or STATUS_RANK[status] > STATUS_RANK[current]:
@@ -345,7 +288,7 @@ def _advance(
         # KEY SHARE locks on their messages through the foreign key, which UPDATE would wait for
         # across batches in the opposite order.
         ids = sorted(target)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             conn.execute(
                 select(MESSAGES.c.id)
                 .where(MESSAGES.c.id.in_(chunk))
@@ -357,128 +300,9 @@ def _advance(
         groups[status].append(message_id)
     for status, message_ids in groups.items():
         lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-        for chunk in _chunks(sorted(message_ids)):
+        for chunk in chunks(sorted(message_ids)):
             conn.execute(
                 update(MESSAGES)
                 .where(MESSAGES.c.id.in_(chunk), MESSAGES.c.status.in_(lower))
                 .values(status=status, updated_at=now)
             )
-
-
-# --- suppression -------------------------------------------------------------------------------
-
-
-def _suppress(
-    conn: Connection,
-    provider: str,
-    new: list[tuple[int, NormalisedEvent, Match | None]],
-    rules: SuppressionSettings,
-    now: datetime,
-) -> None:
-    """Suppress at once for hard bounces, complaints and unsubscribes; for soft bounces once
-    the address has ``rules.soft_bounce_limit`` of them within the window. The first event
-    that decides it is recorded as the cause."""
-    causes: dict[str, _Cause] = {}
-    soft: dict[str, tuple[int, NormalisedEvent]] = {}
-    for event_id, event, match in new:
-        address = match.email.strip().lower() if match else _address(event.recipient)
-        if not address:
-            continue
-        reason = suppression_reason(event)
-        if reason is not None:
-            description = str(event.detail.get("description", ""))
-            causes.setdefault(address, _Cause(reason, event_id, event, description))
-        elif is_soft_bounce(event):
-            soft[address] = (event_id, event)  # the latest one tips it over
-    pending = sorted(set(soft) - set(causes))
-    if pending:
-        since = now - timedelta(days=rules.soft_bounce_window_days)
-        days = f"{rules.soft_bounce_window_days:g}"
-        for address, count in _soft_bounce_counts(conn, pending, since):
-            if count >= rules.soft_bounce_limit:
-                event_id, event = soft[address]
-                why = f"{count} soft bounces within {days} days"
-                description = str(event.detail.get("description", ""))
-                causes[address] = _Cause(
-                    SuppressionReason.SOFT_BOUNCE,
-                    event_id,
-                    event,
-                    f"{why}: {description}" if description else why,
-                )
-    if causes:
-        _add_suppressions(conn, provider, causes, now)
-
-
-def _soft_bounce_counts(
-    conn: Connection, addresses: list[str], since: datetime
-) -> Iterator[tuple[str, int]]:
-    e = EVENTS
-    bounce_type = e.c.detail["bounce_type"].as_string()
-    for chunk in _chunks(addresses):
-        query = (
-            select(e.c.recipient, func.count())
-            .where(
-                e.c.type == EventType.BOUNCED,
-                e.c.occurred_at >= since,
-                e.c.recipient.in_(chunk),
-                bounce_type == "soft",
-            )
-            .group_by(e.c.recipient)
-        )
-        for recipient, count in conn.execute(query):
-            yield recipient, int(count)
-
-
-def _add_suppressions(
-    conn: Connection, provider: str, causes: dict[str, _Cause], now: datetime
-) -> None:
-    rows = [
-        {
-            "email": address,
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": cause.why[:_NOTE_WIDTH],
-            "event_id": cause.event_id,
-            "created_at": now,
-        }
-        for address, cause in sorted(causes.items())
-    ]
-    statement = (
-        _insert(conn, SUPPRESSIONS)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(SUPPRESSIONS.c.email)
-    )
-    added = set(conn.execute(statement, rows).scalars())
-    log = [
-        {
-            "email": address,
-            "action": "added",
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": _log_note(cause),
-            "forced": False,
-            "at": now,
-        }
-        for address, cause in sorted(causes.items())
-        if address in added  # logged only when this event added it
-    ]
-    if log:
-        conn.execute(SUPPRESSION_LOG.insert(), log)
-
-
-def _log_note(cause: _Cause) -> str:
-    note = f"event {cause.event_id} ({cause.event.provider_event_id})"
-    return note + (f": {cause.why[:_NOTE_WIDTH]}" if cause.why else "")
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)

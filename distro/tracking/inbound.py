@@ -30,7 +30,7 @@ from distro.config import (
     SesProvider,
     Settings,
 )
-from distro.errors import ConfigError
+from distro.errors import ConfigError, WebhookPayloadError
 from distro.providers import sandbox_webhook_password
 from distro.tracking import mailgun, postmark, resend, sendgrid, ses, signatures
 from distro.tracking.events import NormalisedEvent
@@ -46,10 +46,6 @@ class WebhookAuthError(Exception):
     def __init__(self, reason: str, status: int = 401) -> None:
         super().__init__(reason)
         self.status = status
-
-
-class WebhookPayloadError(Exception):
-    """The body cannot be understood (answered with the source's ``unreadable_status``)."""
 
 
 class WebhookUnavailable(Exception):
@@ -74,12 +70,9 @@ class WebhookSource(Protocol):
     challenge: ClassVar[str | None]
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
-        """Authenticate, then parse; raises the errors above."""
+        """Authenticate, then parse; raises the errors above, or ``WebhookPayloadError`` (answered
+        with ``unreadable_status``) for an authentic body that cannot be read."""
         ...
-
-
-def _payload_error(exc: Exception) -> WebhookPayloadError:
-    return WebhookPayloadError(str(exc))
 
 
 # --- Postmark: HTTP Basic ----------------------------------------------------------------------
@@ -95,10 +88,7 @@ class PostmarkWebhooks:
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
         provider = self.authenticate(headers)
-        try:
-            return Received(provider, postmark.parse(load_json(body)))
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        return Received(provider, postmark.parse(load_json(body)))
 
     def authenticate(self, headers: Mapping[str, str]) -> str:
         given = postmark.basic_credentials(headers)
@@ -146,10 +136,7 @@ class SendgridWebhooks:
         )
         if provider is None:
             raise WebhookAuthError("signature does not verify, or its timestamp is stale")
-        try:
-            events, skipped = sendgrid.parse(load_json(body))
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        events, skipped = sendgrid.parse(load_json(body))
         return Received(provider, events, skipped)
 
 
@@ -164,13 +151,10 @@ class MailgunWebhooks:
     challenge: ClassVar[str | None] = None
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
-        try:
-            payload = load_json(body)
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        payload = load_json(body)
         try:
             timestamp, token, signature = mailgun.signature_fields(payload)
-        except ValueError as exc:
+        except WebhookPayloadError as exc:  # no signature to check: not proven, not unreadable
             raise WebhookAuthError(str(exc)) from None
         provider = None
         for name, key, max_age in self.accounts:
@@ -179,10 +163,7 @@ class MailgunWebhooks:
                 provider = name
         if provider is None:
             raise WebhookAuthError("signature does not verify, or its timestamp is stale")
-        try:
-            return Received(provider, mailgun.parse(payload))
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        return Received(provider, mailgun.parse(payload))
 
 
 # --- Resend: Svix ------------------------------------------------------------------------------
@@ -207,10 +188,7 @@ class ResendWebhooks:
                 provider = name
         if provider is None:
             raise WebhookAuthError("signature does not verify, or its timestamp is stale")
-        try:
-            return Received(provider, resend.parse(load_json(body), delivery_id))
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        return Received(provider, resend.parse(load_json(body), delivery_id))
 
 
 # --- SES: SNS messages -------------------------------------------------------------------------
@@ -232,10 +210,7 @@ class SesWebhooks:
     challenge: ClassVar[str | None] = None
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
-        try:
-            message = load_json(body)
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        message = load_json(body)
         if not isinstance(message, dict):
             raise WebhookPayloadError("expected an SNS message (a JSON object)")
         topic = message.get("TopicArn")
@@ -253,10 +228,7 @@ class SesWebhooks:
         if kind == "UnsubscribeConfirmation":
             log.warning("SNS topic %s unsubscribed %s's endpoint", topic, account.name)
             return Received(account.name, [], answer={"acknowledged": kind})
-        try:
-            events = ses.parse(load_json(str(message.get("Message", "")).encode()), _id(message))
-        except ValueError as exc:
-            raise _payload_error(exc) from None
+        events = ses.parse(load_json(str(message.get("Message", "")).encode()), _id(message))
         return Received(account.name, events)
 
     def _confirm(self, account: SesAccount, message: Mapping[str, Any]) -> Received:
@@ -273,7 +245,7 @@ class SesWebhooks:
 def _id(message: Mapping[str, Any]) -> str:
     value = message.get("MessageId")
     if not isinstance(value, str) or not value:
-        raise ValueError("SNS MessageId is missing")
+        raise WebhookPayloadError("SNS MessageId is missing")
     return value
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
@@ -39,7 +40,8 @@ SIMPLE: dict[str, EventType] = {
 
 
 def signature_fields(payload: Any) -> tuple[str, str, str]:
-    """(timestamp, token, signature) of a webhook body; ValueError if they are not there."""
+    """(timestamp, token, signature) of a webhook body; WebhookPayloadError if they are not
+    there."""
     signature = as_object(as_object(payload, "body").get("signature"), "signature")
     return (
         required(signature, "timestamp", "signature"),
@@ -49,7 +51,8 @@ def signature_fields(payload: Any) -> tuple[str, str, str]:
 
 
 def parse(payload: Any) -> list[NormalisedEvent]:
-    """Normalise one webhook body (already authenticated); ValueError if it cannot be read."""
+    """Normalise one webhook body (already authenticated); WebhookPayloadError if it cannot be
+    read."""
     data = as_object(as_object(payload, "body").get("event-data"), "event-data")
     name = required(data, "event", "event-data")
     found = _classify(name, data)
@@ -109,7 +112,9 @@ def _failed(data: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
             return EventType.DEFERRED, compact(detail)
         return EventType.BOUNCED, compact({"bounce_type": "soft", **detail})
     if severity != "permanent":
-        raise ValueError(f"event-data.severity is {severity!r}, not permanent or temporary")
+        raise WebhookPayloadError(
+            f"event-data.severity is {severity[:100]!r}, not permanent or temporary"
+        )
     if reason.startswith("suppress-"):
         return EventType.REJECTED, compact(detail)
     bounce_type = "soft" if reason == "old" else "hard"

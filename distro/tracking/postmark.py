@@ -14,10 +14,19 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
-from distro.tracking.payloads import compact, enhanced_status
+from distro.tracking.payloads import (
+    compact,
+    enhanced_status,
+    iso,
+    optional_object,
+    own_id,
+    required,
+    text,
+)
 
 # Postmark bounce Type -> (normalised type, bounce kind); anything unlisted is a soft bounce.
 BOUNCE_TYPES: dict[str, tuple[EventType, str]] = {
@@ -56,13 +65,13 @@ def credentials_match(given: tuple[str, str], expected: tuple[str, str]) -> bool
 
 
 def parse(payload: Any) -> list[NormalisedEvent]:
-    """Normalise one Postmark webhook body; ValueError when it is not a Postmark event."""
+    """Normalise one Postmark webhook body; WebhookPayloadError when it is not a Postmark event."""
     if not isinstance(payload, dict):
-        raise ValueError("expected a JSON object")
-    record_type = payload.get("RecordType")
-    parser = _PARSERS.get(str(record_type))
+        raise WebhookPayloadError("expected a JSON object")
+    record_type = text(payload.get("RecordType"))
+    parser = _PARSERS.get(record_type)
     if parser is None:
-        raise ValueError(f"unknown RecordType {record_type!r}")
+        raise WebhookPayloadError(f"unknown RecordType {record_type[:100]!r}")
     event = parser(payload)
     if event is None:
         return []
@@ -71,34 +80,16 @@ def parse(payload: Any) -> list[NormalisedEvent]:
 
 
 def _moment(payload: Mapping[str, Any], key: str) -> datetime:
-    value = payload.get(key)
-    if not isinstance(value, str):
-        raise ValueError(f"{key} is missing")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{key} is not an ISO 8601 time: {value!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{key} has no time zone: {value!r}")
-    return moment
+    return iso(payload.get(key), key)
 
 
 def _own_id(payload: Mapping[str, Any]) -> int | None:
-    metadata = payload.get("Metadata")
-    raw = metadata.get(MESSAGE_ID_KEY) if isinstance(metadata, dict) else None
-    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
-
-
-def _required(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key)
-    if value in (None, ""):
-        raise ValueError(f"{key} is missing")
-    return str(value)
+    return own_id(optional_object(payload.get("Metadata")).get(MESSAGE_ID_KEY))
 
 
 def _delivery(p: Mapping[str, Any]) -> NormalisedEvent:
-    message_id = _required(p, "MessageID")
-    recipient = _required(p, "Recipient")
+    message_id = required(p, "MessageID")
+    recipient = required(p, "Recipient")
     return NormalisedEvent(
         type=EventType.DELIVERED,
         provider_event_id=f"Delivery:{message_id}:{recipient.lower()}",
@@ -106,27 +97,27 @@ def _delivery(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=recipient,
         provider_message_id=message_id,
         message_id=_own_id(p),
-        detail={"mta_response": str(p.get("Details", ""))},
+        detail={"mta_response": text(p.get("Details"))},
     )
 
 
 def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
-    kind = str(p.get("Type", ""))
+    kind = text(p.get("Type"))
     event_type, bounce_type = BOUNCE_TYPES.get(kind, (EventType.BOUNCED, "soft"))
-    details = str(p.get("Details", "") or "")
+    details = text(p.get("Details"))
     detail = {
         "bounce_type": bounce_type if event_type == EventType.BOUNCED else "",
         "reason": kind,
-        "description": str(p.get("Description", "") or ""),
+        "description": text(p.get("Description")),
         "mta_response": details,
         "status": enhanced_status(details),
     }
     return NormalisedEvent(
         type=event_type,
-        provider_event_id=f"Bounce:{_required(p, 'ID')}",
+        provider_event_id=f"Bounce:{required(p, 'ID')}",
         occurred_at=_moment(p, "BouncedAt"),
-        recipient=_required(p, "Email"),
-        provider_message_id=str(p.get("MessageID") or "") or None,
+        recipient=required(p, "Email"),
+        provider_message_id=text(p.get("MessageID")) or None,
         message_id=_own_id(p),
         detail=compact(detail),
     )
@@ -135,23 +126,23 @@ def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
 def _complaint(p: Mapping[str, Any]) -> NormalisedEvent:
     return NormalisedEvent(
         type=EventType.COMPLAINED,
-        provider_event_id=f"SpamComplaint:{_required(p, 'ID')}",
+        provider_event_id=f"SpamComplaint:{required(p, 'ID')}",
         occurred_at=_moment(p, "BouncedAt"),
-        recipient=_required(p, "Email"),
-        provider_message_id=str(p.get("MessageID") or "") or None,
+        recipient=required(p, "Email"),
+        provider_message_id=text(p.get("MessageID")) or None,
         message_id=_own_id(p),
-        detail={"description": str(p.get("Description", ""))},
+        detail={"description": text(p.get("Description"))},
     )
 
 
 def _open(p: Mapping[str, Any]) -> NormalisedEvent:
-    message_id = _required(p, "MessageID")
-    received = _required(p, "ReceivedAt")
+    message_id = required(p, "MessageID")
+    received = required(p, "ReceivedAt")
     return NormalisedEvent(
         type=EventType.OPENED,
         provider_event_id=f"Open:{message_id}:{received}",
         occurred_at=_moment(p, "ReceivedAt"),
-        recipient=_required(p, "Recipient"),
+        recipient=required(p, "Recipient"),
         provider_message_id=message_id,
         message_id=_own_id(p),
         detail=_engagement(p),
@@ -159,14 +150,14 @@ def _open(p: Mapping[str, Any]) -> NormalisedEvent:
 
 
 def _click(p: Mapping[str, Any]) -> NormalisedEvent:
-    message_id = _required(p, "MessageID")
-    received = _required(p, "ReceivedAt")
-    link = str(p.get("OriginalLink", ""))
+    message_id = required(p, "MessageID")
+    received = required(p, "ReceivedAt")
+    link = text(p.get("OriginalLink"))
     return NormalisedEvent(
         type=EventType.CLICKED,
         provider_event_id=f"Click:{message_id}:{received}:{link}",
         occurred_at=_moment(p, "ReceivedAt"),
-        recipient=_required(p, "Recipient"),
+        recipient=required(p, "Recipient"),
         provider_message_id=message_id,
         message_id=_own_id(p),
         detail=compact({"url": link, **_engagement(p)}),
@@ -176,23 +167,23 @@ def _click(p: Mapping[str, Any]) -> NormalisedEvent:
 def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent | None:
     if not p.get("SuppressSending"):
         return None  # a re-activation: nothing to record against a message
-    message_id = str(p.get("MessageID") or "")
-    changed = _required(p, "ChangedAt")
+    message_id = text(p.get("MessageID"))
+    changed = required(p, "ChangedAt")
     return NormalisedEvent(
         type=EventType.UNSUBSCRIBED,
         provider_event_id=f"SubscriptionChange:{message_id}:{changed}",
         occurred_at=_moment(p, "ChangedAt"),
-        recipient=_required(p, "Recipient"),
+        recipient=required(p, "Recipient"),
         provider_message_id=message_id or None,
         message_id=_own_id(p),
-        detail={"scope": "all", "description": str(p.get("SuppressionReason", ""))},
+        detail={"scope": "all", "description": text(p.get("SuppressionReason"))},
     )
 
 
 def _engagement(p: Mapping[str, Any]) -> dict[str, Any]:
     geo = p.get("Geo")
     ip = geo.get("IP") if isinstance(geo, dict) else None
-    return compact({"user_agent": str(p.get("UserAgent") or ""), "ip": str(ip or "")})
+    return compact({"user_agent": text(p.get("UserAgent")), "ip": text(ip)})
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], NormalisedEvent | None]] = {

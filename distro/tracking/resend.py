@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
@@ -23,6 +24,7 @@ from distro.tracking.payloads import (
     optional_object,
     own_id,
     required,
+    strings,
     text,
 )
 
@@ -40,18 +42,17 @@ TYPES: dict[str, EventType] = {
 
 
 def parse(payload: Any, delivery_id: str) -> list[NormalisedEvent]:
-    """Normalise one webhook body (already authenticated); ValueError if it cannot be read."""
+    """Normalise one webhook body (already authenticated); WebhookPayloadError if it cannot be
+    read."""
     body = as_object(payload, "body")
     name = required(body, "type")
     kind = TYPES.get(name)
     if kind is None:
         return []
     data = as_object(body.get("data"), "data")
-    recipients = data.get("to")
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    if not isinstance(recipients, list) or not recipients:
-        raise ValueError("data.to is missing")
+    recipients = strings(data.get("to"))
+    if not recipients:
+        raise WebhookPayloadError("data.to is missing")
     occurred_at = iso(body.get("created_at"), "created_at")
     detail = _detail(kind, data)
     detail["raw"] = body
@@ -62,7 +63,7 @@ def parse(payload: Any, delivery_id: str) -> list[NormalisedEvent]:
             type=kind,
             provider_event_id=f"{delivery_id}:{recipient}" if several else delivery_id,
             occurred_at=occurred_at,
-            recipient=text(recipient),
+            recipient=recipient,
             provider_message_id=text(data.get("email_id")) or None,
             message_id=message_id,
             detail=dict(detail),

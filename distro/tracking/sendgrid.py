@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
@@ -88,38 +89,38 @@ IGNORED = frozenset({"group_resubscribe"})
 
 
 def parse(payload: Any) -> Parsed:
-    """Normalise an Event Webhook body; ValueError when it is not an array of events, or when
-    none of its elements could be read."""
+    """Normalise an Event Webhook body; WebhookPayloadError when it is not an array of events,
+    or when none of its elements could be read."""
     if not isinstance(payload, list):
-        raise ValueError("expected a JSON array of events")
+        raise WebhookPayloadError("expected a JSON array of events")
     events: list[NormalisedEvent] = []
     skipped: list[str] = []
     for index, element in enumerate(payload):
         try:
             event = parse_event(element)
-        except ValueError as exc:
+        except WebhookPayloadError as exc:
             skipped.append(f"event {index}: {exc}: {text(element)[:500]}")
             continue
         if event is not None:
             events.append(event)
     if skipped and len(skipped) == len(payload):
-        raise ValueError("no readable event; " + "; ".join(skipped[:3]))
+        raise WebhookPayloadError("no readable event; " + "; ".join(skipped[:3]))
     return Parsed(events, skipped)
 
 
 def parse_event(element: Any) -> NormalisedEvent | None:
     """One element; None for an event kind with nothing to record."""
     if not isinstance(element, dict):
-        raise ValueError("not a JSON object")
+        raise WebhookPayloadError("not a JSON object")
     name = text(element.get("event"))
     detail = DETAILS.get(name)
     if detail is None:
         if name:  # IGNORED, or a kind SendGrid may add later: nothing we know to record
             return None
-        raise ValueError("event is missing")
+        raise WebhookPayloadError("event is missing")
     recipient = text(element.get("email"))
     if not recipient:
-        raise ValueError("email is missing")
+        raise WebhookPayloadError("email is missing")
     occurred_at = epoch(element.get("timestamp"), "timestamp")
     sg_message_id = text(element.get("sg_message_id"))
     event_id = text(element.get("sg_event_id")) or (

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
@@ -24,6 +25,7 @@ from distro.tracking.payloads import (
     optional_object,
     own_id,
     required,
+    strings,
     text,
 )
 
@@ -36,19 +38,19 @@ IGNORED = frozenset({"AmazonSnsSubscriptionSucceeded"})
 
 
 def parse(ses_event: Any, notification_id: str) -> list[NormalisedEvent]:
-    """Normalise one SES event; ValueError if it cannot be read."""
+    """Normalise one SES event; WebhookPayloadError if it cannot be read."""
     event = as_object(ses_event, "Message")
     name = text(event.get("eventType") or event.get("notificationType"))
     if not name:
-        raise ValueError("Message has no eventType or notificationType")
+        raise WebhookPayloadError("Message has no eventType or notificationType")
     if name in IGNORED:
         return []
     reader = READERS.get(name)
     if reader is None:
-        raise ValueError(f"unknown SES eventType {name!r}")
+        raise WebhookPayloadError(f"unknown SES eventType {name[:100]!r}")
     mail = as_object(event.get("mail"), "Message.mail")
     provider_id = required(mail, "messageId", "mail")
-    destination = [text(r) for r in mail.get("destination") or [] if text(r)]
+    destination = strings(mail.get("destination"))
     body = optional_object(event.get(_BODY_KEYS.get(name, name[:1].lower() + name[1:])))
     occurred_at = _moment(body, mail)
     message_id = own_id(optional_object(mail.get("tags")).get(MESSAGE_ID_KEY))
@@ -81,14 +83,14 @@ def _moment(body: Mapping[str, Any], mail: Mapping[str, Any]) -> datetime:
 
 def _each(destination: list[str], kind: EventType, detail: dict[str, Any]) -> list[Part]:
     if not destination:
-        raise ValueError("mail.destination is missing")
+        raise WebhookPayloadError("mail.destination is missing")
     return [(recipient, kind, dict(detail)) for recipient in destination]
 
 
 def _listed(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     entries = body.get(key)
     if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{key} is missing")
+        raise WebhookPayloadError(f"{key} is missing")
     return [entry for entry in entries if isinstance(entry, dict) and entry.get("emailAddress")]
 
 
@@ -97,7 +99,7 @@ def _send(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> 
 
 
 def _delivery(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
-    recipients = [text(r) for r in body.get("recipients") or []] or dest
+    recipients = strings(body.get("recipients")) or dest
     response = text(body.get("smtpResponse"))
     return _each(recipients, EventType.DELIVERED, compact({"mta_response": response}))
 

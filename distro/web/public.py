@@ -104,6 +104,7 @@ async def unsubscribe(token: str, context: ContextDep) -> HTMLResponse:
         occurred_at=utcnow(),
         recipient=found.email,
         message_id=found.message_id,
+        signed_link=True,
         detail={"description": "unsubscribe link", "scope": "all"},
     )
     await run_in_threadpool(store_events, context.engine, "distro", [event])
@@ -128,6 +129,7 @@ async def choose_beats(token: str, request: Request, context: ContextDep) -> HTM
             occurred_at=utcnow(),
             recipient=found.email,
             message_id=found.message_id,
+            signed_link=True,
             detail={
                 "description": f"preference centre: no more {', '.join(saved.dropped)}",
                 "scope": "beats",

@@ -126,6 +126,7 @@ def _record(
         occurred_at=now,
         message_id=message_id,
         detail=detail,
+        signed_link=True,
     )
     store_events(context.engine, "distro", [event])
 

@@ -17,13 +17,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from distro.errors import WebhookPayloadError
 from distro.tracking.events import store_events
-from distro.tracking.inbound import (
-    WebhookAuthError,
-    WebhookPayloadError,
-    WebhookSource,
-    WebhookUnavailable,
-)
+from distro.tracking.inbound import WebhookAuthError, WebhookSource, WebhookUnavailable
 from distro.tracking.rewrite import target_of
 from distro.web.context import AppContext, ContextDep
 
