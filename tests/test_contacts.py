@@ -15,8 +15,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from distro.audience import importer
-from distro.audience.importer import AddressNormaliser, import_contacts
+from distro.audience import import_store
+from distro.audience.contact_fields import AddressNormaliser
+from distro.audience.importer import import_contacts
 from distro.models import (
     Contact,
     ContactBeat,
@@ -313,7 +314,7 @@ def test_skip_existing_versus_update(any_engine: Engine, tmp_path: Path) -> None
 def test_duplicates_across_write_chunks_merge_like_within_one(
     any_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(import_store, "CHUNK", 2)
     path = write_csv(
         tmp_path / "chunks.csv",
         [

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
 from sqlmodel import Session
 
-from distro.audience.importer import (
+from distro.audience.contact_fields import (
     BEATS,
     CONTACTS,
     LISTS,
@@ -258,7 +258,7 @@ def edit_contact(engine: Engine, email: str, edit: ContactEdit) -> dict[str, Any
 def export_contacts(
     engine: Engine, path: Path, *, where: str | None = None, now: datetime | None = None
 ) -> int:
-    """Write contacts to a UTF-8 CSV (cells that would start a formula prefixed); returns how many."""
+    """Write contacts to a UTF-8 CSV (see ``distro.csv_writer``); returns how many."""
     contacts = list_contacts(engine, where=where, now=now)
     custom_keys = sorted({key for contact in contacts for key in contact["custom"]})
     taken = {column.lower() for column in EXPORT_COLUMNS}
