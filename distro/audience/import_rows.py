@@ -3,6 +3,7 @@ one CSV row into a contact, or into a reason by line why it is not one."""
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,14 @@ from distro.audience.contact_fields import (
     clean_value,
     split_multi,
 )
+from distro.audience.csv_rows import Record
 from distro.errors import ValidationError
+
+# The most a spreadsheet cell holds (Excel's limit): a longer cell is not a contact's value.
+CELL_LIMIT = 32_767
+# Something shaped like an address: a line inside a quoted cell holding one in the email column
+# is a row the cell swallowed, not part of the cell.
+LOOSE_ADDRESS = re.compile(r'[^\s@"<>,;]+@[^\s@"<>,;]+\.[^\s@"<>,;]+')
 
 # Normalised header (lower case, letters and digits only) -> field.
 HEADER_ALIASES: dict[str, str] = {
@@ -122,66 +130,136 @@ class ContactRow:
         self.custom.update({k: v for k, v in later.custom.items() if v})
 
 
+def header_key(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
 def header_field(header: str) -> str | None:
-    key = re.sub(r"[^a-z0-9]", "", header.lower())
-    return HEADER_ALIASES.get(key)
+    return HEADER_ALIASES.get(header_key(header))
 
 
 class RowParser:
     """Turns the cells of one row into a ContactRow, or reports why it cannot be one.
+
+    Nothing a row holds is dropped unreported: cells past the header's width make the row
+    invalid (a comma outside quotes shifts every column after it); a cell longer than
+    ``CELL_LIMIT`` is dropped with a warning; where several columns give one field (two
+    ``email`` columns, "Email" and "Work email", two "Twitter" columns) the first non-empty one
+    is used and any other that differs is listed for that line (beats and tags take them all);
+    a value in a column without a header is listed too.
 
     Built for speed on 100,000-row files: cells are trimmed once, every field is read by index,
     and the cleaned time zones, languages and split beat/tag cells are memoised (a journalist
     list repeats the same few thousands of times). Plain text fields only get a length check.
     """
 
-    def __init__(self, path: Path, headers: list[str], report: ImportReport) -> None:
+    def __init__(self, path: Path, header: Record, report: ImportReport) -> None:
+        self.headers = headers = [cell.strip() for cell in header.cells]
         columns: dict[str, list[int]] = {}
-        self.custom_columns: list[tuple[str, int]] = []
-        for index, raw_header in enumerate(headers):
-            header = raw_header.strip()
-            name = header_field(header)
+        custom: dict[str, list[int]] = {}
+        self.unnamed: list[int] = []
+        for index, text in enumerate(headers):
+            name = header_field(text)
             if name is not None:
                 columns.setdefault(name, []).append(index)
-            elif header and re.sub(r"[^a-z0-9]", "", header.lower()) not in IGNORED_HEADERS:
-                self.custom_columns.append((header, index))
+            elif not text:
+                self.unnamed.append(index)
+            elif header_key(text) not in IGNORED_HEADERS:
+                custom.setdefault(text, []).append(index)
         if "email" not in columns:
-            raise ValidationError(f"{path}: no email column among the headers {headers}")
+            raise ValidationError(
+                f"{path}: line {header.line}: no email column among the headers {headers}"
+            )
+        self.report = report
         self.width = len(headers)
         self.email_columns = columns.pop("email")
-        # (field, columns, limit or None when the value needs clean_value, memo)
+        # (field, columns, limit or None when the value needs clean_value)
         self.scalar_plan: list[tuple[str, list[int], int | None]] = []
         for name in SCALAR_FIELDS:
             if name in columns:
                 plain = name not in ("timezone", "language")
-                limit = FIELD_LIMITS[name] if plain else None
-                self.scalar_plan.append((name, columns[name], limit if plain else None))
+                self.scalar_plan.append(
+                    (name, columns[name], FIELD_LIMITS[name] if plain else None)
+                )
         self.multi_plan = [(n, columns[n]) for n in MULTI_FIELDS if n in columns]
-        self.report = report
+        self.custom_plan = list(custom.items())
+        # Columns that lose to an earlier column of the same field -> that field.
+        self.shadowed: dict[int, str] = {}
+        for label, indexes in (
+            ("email", self.email_columns),
+            *((name, indexes) for name, indexes, _ in self.scalar_plan),
+            *self.custom_plan,
+        ):
+            if len(indexes) > 1:
+                self.shadowed.update(dict.fromkeys(indexes[1:], label))
+                both = "both" if len(indexes) == 2 else "all"
+                report.warnings.append(
+                    {
+                        "line": header.line,
+                        "email": "",
+                        "message": f"columns {self._columns(indexes)} {both} give {label}: each "
+                        "row takes the first non-empty one; rows where the others differ "
+                        "are listed",
+                    }
+                )
         self.addresses = AddressNormaliser()
         self._cleaned: dict[str, dict[str, tuple[str, str | None]]] = {
             name: {} for name in SCALAR_FIELDS
         }
         self._split: dict[str, tuple[list[str], list[str]]] = {}
 
+    def _columns(self, indexes: list[int]) -> str:
+        names = [f"{index + 1} ({self.headers[index]!r})" for index in indexes]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+    def starts_row(self, text: str) -> bool:
+        """Whether a line, read as a row of its own, has an address in an email column: met
+        inside a quoted cell, it shows that the cell's closing quote is missing."""
+        cells = next(csv.reader([text]), [])
+        if len(cells) < 2 <= self.width:
+            return False
+        return any(
+            index < len(cells) and LOOSE_ADDRESS.fullmatch(cells[index].strip()) is not None
+            for index in self.email_columns
+        )
+
     def parse(self, line: int, row: list[str]) -> ContactRow | None:
         cells = [cell.strip() for cell in row]
-        if len(cells) < self.width:
-            cells.extend([""] * (self.width - len(cells)))
-        address = _first(cells, self.email_columns)
+        width = self.width
+        if len(cells) > width and any(cells[width:]):
+            self._invalid(
+                line,
+                _first(cells, self.email_columns),
+                f"{len(cells)} cells where the header has {width}: a comma outside quotes?",
+            )
+            return None
+        if len(cells) < width:
+            cells.extend([""] * (width - len(cells)))
+        huge: list[tuple[int, int]] = []  # (column, length) of cells over CELL_LIMIT, emptied
+        if sum(map(len, cells)) > CELL_LIMIT:
+            for index, cell in enumerate(cells):
+                if len(cell) > CELL_LIMIT:
+                    huge.append((index, len(cell)))
+                    cells[index] = ""
+        differing: list[int] = []  # columns whose value lost to another column of its field
+        emails = self.email_columns
+        address = cells[emails[0]] if len(emails) == 1 else self._pick(cells, emails, differing)
         if not address:
-            self.report.invalid.append({"line": line, "email": "", "reason": "no email address"})
+            reason = "no email address"
+            if any(index in emails for index, _ in huge):
+                reason = f"the email cell is longer than {CELL_LIMIT:,} characters"
+            self._invalid(line, "", reason)
             return None
         try:
             email = self.addresses.normalise(address)
         except EmailNotValidError as exc:
-            self.report.invalid.append({"line": line, "email": address, "reason": str(exc)})
+            self._invalid(line, address, str(exc))
             return None
         if email[: email.index("@")] in ROLE_LOCAL_PARTS:
             self._warn(line, email, "role address (kept, flagged)")
         values: dict[str, str] = {}
         for name, indexes, limit in self.scalar_plan:
-            cell = cells[indexes[0]] if len(indexes) == 1 else _first(cells, indexes)
+            cell = cells[indexes[0]] if len(indexes) == 1 else self._pick(cells, indexes, differing)
             if not cell:
                 continue
             if limit is not None and len(cell) <= limit:
@@ -200,21 +278,69 @@ class RowParser:
                 values[name] = value
         multi: dict[str, list[str]] = {}
         for name, indexes in self.multi_plan:
-            cell = cells[indexes[0]] if len(indexes) == 1 else _first(cells, indexes)
+            items: list[str] = []
+            for index in indexes:  # several columns for beats (or tags): all of them count
+                if cells[index]:
+                    items.extend(self._split_cell(line, email, name, cells[index]))
+            if items:
+                multi[name] = list(dict.fromkeys(items))
+        custom: dict[str, str] = {}
+        for header, indexes in self.custom_plan:
+            cell = cells[indexes[0]] if len(indexes) == 1 else self._pick(cells, indexes, differing)
+            if cell:
+                custom[header] = cell
+        for index, length in huge:
+            self._warn(
+                line,
+                email,
+                f"column {self._columns([index])}: a cell of {length:,} characters, longer than "
+                f"{CELL_LIMIT:,}: value dropped",
+            )
+        for index in differing:
+            self._warn(
+                line,
+                email,
+                f"column {self._columns([index])} holds another {self.shadowed[index]}, "
+                f"{cells[index][:60]!r}: not imported (the first non-empty one is)",
+            )
+        for index in self.unnamed:
+            if cells[index]:
+                self._warn(
+                    line,
+                    email,
+                    f"column {index + 1} has no header: its value {cells[index][:60]!r} "
+                    "is not imported",
+                )
+        return ContactRow(email, [line], values, multi, custom)
+
+    def _split_cell(self, line: int, email: str, name: str, cell: str) -> list[str]:
+        split = self._split.get(cell)
+        if split is None:
+            split = split_multi(cell)
+            if len(self._split) < 10_000:
+                self._split[cell] = split
+        items, refused = split
+        for item in refused:
+            self._warn(line, email, f"{name[:-1]} {item[:40]!r}... too long: dropped")
+        return items
+
+    @staticmethod
+    def _pick(cells: list[str], indexes: list[int], differing: list[int]) -> str:
+        """The first non-empty cell among a field's columns; the columns holding something
+        else (case aside) go to ``differing``."""
+        chosen = ""
+        for index in indexes:
+            cell = cells[index]
             if not cell:
                 continue
-            split = self._split.get(cell)
-            if split is None:
-                split = split_multi(cell)
-                if len(self._split) < 10_000:
-                    self._split[cell] = split
-            items, refused = split
-            for item in refused:
-                self._warn(line, email, f"{name[:-1]} {item[:40]!r}... too long: dropped")
-            if items:
-                multi[name] = items
-        custom = {header: cells[i] for header, i in self.custom_columns if cells[i]}
-        return ContactRow(email, [line], values, multi, custom)
+            if not chosen:
+                chosen = cell
+            elif cell.casefold() != chosen.casefold():
+                differing.append(index)
+        return chosen
+
+    def _invalid(self, line: int, email: str, reason: str) -> None:
+        self.report.invalid.append({"line": line, "email": email, "reason": reason})
 
     def _warn(self, line: int, email: str, message: str) -> None:
         self.report.warnings.append({"line": line, "email": email, "message": message})
@@ -223,6 +349,6 @@ class RowParser:
 def _first(cells: list[str], indexes: list[int]) -> str:
     """The first non-empty cell among the columns a field was given."""
     for index in indexes:
-        if cells[index]:
+        if index < len(cells) and cells[index]:
             return cells[index]
     return ""
