@@ -1,8 +1,10 @@
 """What a contact's fields may hold: the tables, column limits, and the rules for addresses,
 time zones, languages and multi-valued cells, shared by the CSV import and by edits.
 
-Values are stored exactly as given (trimmed); markup or formula-like text is neutralised where
-it is shown or exported, never in the database.
+Values are stored as given (trimmed), except that every field but ``notes`` is one line: line
+breaks and control characters become spaces (``distro.single_line``), since names, outlet and
+title go into email headers and one-line displays. Markup or formula-like text is kept and
+neutralised where it is shown or exported, never in the database.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import Table
 
 from distro.models import Contact, ContactBeat, ContactList, ContactTag, ListMember
 from distro.models.audience import CONTACT_TEXT_FIELDS
+from distro.single_line import single_line
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 BEATS: Table = ContactBeat.__table__  # type: ignore[attr-defined]
@@ -24,6 +27,8 @@ MEMBERS: Table = ListMember.__table__  # type: ignore[attr-defined]
 
 SCALAR_FIELDS = CONTACT_TEXT_FIELDS
 MULTI_FIELDS = ("beats", "tags")
+# Every scalar field but the free-text notes holds one line.
+MULTI_LINE_FIELDS = frozenset({"notes"})
 # Column length limits (None: unlimited), so PostgreSQL never refuses a whole import.
 FIELD_LIMITS: dict[str, int | None] = {
     name: getattr(CONTACTS.c[name].type, "length", None) for name in SCALAR_FIELDS
@@ -97,7 +102,7 @@ def canonical_language(value: str) -> str | None:
 
 def clean_value(name: str, value: str) -> tuple[str, str | None]:
     """A scalar field's value as stored, and why it was refused (None when it was not)."""
-    value = value.strip()
+    value = value.strip() if name in MULTI_LINE_FIELDS else single_line(value).strip()
     if not value:
         return "", None
     if name == "timezone":
@@ -116,13 +121,18 @@ def clean_value(name: str, value: str) -> tuple[str, str | None]:
     return value, None
 
 
+def multi_value(value: str) -> str:
+    """One beat or tag as stored: one line, trimmed, lower case."""
+    return single_line(value).strip().lower()
+
+
 def split_multi(cell: str) -> tuple[list[str], list[str]]:
     """Beats or tags from one cell (``;`` or ``|`` separated), lower-cased, each once; and
     the values refused for being too long."""
     seen: dict[str, None] = {}
     refused: list[str] = []
     for value in MULTI_VALUE_SPLIT.split(cell):
-        item = value.strip().lower()
+        item = multi_value(value)
         if not item:
             continue
         if len(item) > MULTI_LIMIT:

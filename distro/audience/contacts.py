@@ -28,6 +28,7 @@ from distro.audience.contact_fields import (
     TAGS,
     AddressNormaliser,
     clean_value,
+    multi_value,
 )
 from distro.audience.suppression import suppression_added
 from distro.csv_writer import CsvWriter
@@ -195,7 +196,7 @@ def _custom_key(spec: str, option: str) -> str:
 def _multi_values(values: Sequence[str], kind: str) -> list[str]:
     cleaned: list[str] = []
     for value in values:
-        item = value.strip().lower()
+        item = multi_value(value)
         if not item:
             raise ValidationError(f"an empty {kind} is not a {kind}")
         if len(item) > MULTI_LIMIT:

@@ -262,7 +262,7 @@ class RowParser:
             cell = cells[indexes[0]] if len(indexes) == 1 else self._pick(cells, indexes, differing)
             if not cell:
                 continue
-            if limit is not None and len(cell) <= limit:
+            if limit is not None and len(cell) <= limit and cell.isprintable():
                 values[name] = cell
                 continue
             memo = self._cleaned[name]

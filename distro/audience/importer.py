@@ -5,8 +5,9 @@ left out; a bad optional value (an unknown time zone, a language that is not a l
 value too long for its column) is dropped with a warning while the contact is kept. Rows
 repeating an address inside one file collapse into one contact, later non-empty values winning,
 and are reported as duplicates with their line numbers. Role addresses (desk@, newsdesk@ ...)
-are imported and flagged. Names and other text are stored exactly as given (trimmed): markup or
-formula-like text is neutralised where it is shown or exported, never in the database.
+are imported and flagged. Names and other text are stored as given (trimmed, and every field
+but notes on one line: see ``distro.audience.contact_fields``): markup or formula-like text is
+neutralised where it is shown or exported, never in the database.
 
 A damaged file loses only its damaged lines (``distro.audience.csv_rows``): a line that is not
 UTF-8, holds a NUL or is enormous, and a row whose quote is never closed, are each reported by
