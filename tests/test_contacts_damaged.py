@@ -1,6 +1,6 @@
-"""Contact import of damaged files: every damaged line is reported by line and every readable
-valid row around it is imported (an unbalanced quote, a duplicated column, bad bytes, NUL,
-huge cells, stray cells), with property tests over generated and arbitrary files."""
+"""Contact (and suppression) import of damaged files: every damaged line is reported by line and
+every readable valid row around it is imported (an unbalanced quote, a duplicated column, bad
+bytes, NUL, huge cells, stray cells), with property tests over generated and arbitrary files."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from distro.audience.csv_rows import RECORD_LIMIT, CsvRecords, physical_lines
 from distro.audience.import_rows import CELL_LIMIT, ImportReport
 from distro.audience.importer import import_contacts
+from distro.audience.suppression import import_suppressions, list_suppressions
 from distro.errors import DistroError
 from distro.models import Contact
 from tests.cli_support import run
@@ -300,3 +301,32 @@ def test_reading_stays_linear_when_every_line_opens_a_quote() -> None:
 
     small, large = seconds(2_000), seconds(8_000)
     assert large / small < 8, (small, large)  # 4x the lines: about 4x the time, not 16x
+
+
+# --- the suppression import reads files the same way ------------------------------------------
+
+
+def test_a_damaged_suppression_file_suppresses_every_readable_address(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "unsubscribes.csv"
+    path.write_bytes(
+        b"email,note\n"
+        b'a@x.example,"asked\n'  # line 2: the quote is never closed
+        b"b@x.example,by phone\n"
+        b"c@x.example,Zo\xeb\n"  # line 4: not UTF-8
+        b"d@x.example,\n"
+    )
+    report = import_suppressions(engine, path, reason="unsubscribed", source="test")
+    assert report.added == 2
+    reasons = {row["line"]: row["reason"] for row in report.invalid}
+    assert sorted(reasons) == [2, 4]
+    assert reasons[2].startswith("unbalanced quote")
+    assert "not UTF-8" in reasons[4]
+    with Session(engine) as session:
+        kept = {s.email for s in list_suppressions(session, None)}
+    assert kept == {"b@x.example", "d@x.example"}
+    (tmp_path / "plain.txt").write_bytes(b"e@x.example\nf@x.\xff\ng@x.example\n")
+    plain = import_suppressions(engine, tmp_path / "plain.txt", reason="hard_bounce")
+    assert plain.added == 2
+    assert [row["line"] for row in plain.invalid] == [2]

@@ -32,7 +32,7 @@ import csv
 import io
 import re
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, TextIO
@@ -41,6 +41,9 @@ from distro.errors import ValidationError
 
 RECORD_LIMIT = 131_072
 RECORD_LINES = 100
+# Something shaped like an address: a line inside a quoted cell holding one in the email column
+# is a row the cell swallowed, not part of the cell.
+LOOSE_ADDRESS = re.compile(r'[^\s@"<>,;]+@[^\s@"<>,;]+\.[^\s@"<>,;]+')
 # Bytes that are not UTF-8 come out of the "surrogateescape" decoder as U+DC80..U+DCFF.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _LINE_ENDS = ("\n", "\r")
@@ -121,6 +124,28 @@ def open_lines(path: Path) -> Iterator[Iterator[Line]]:
         encoding = "utf-8-sig" if start.startswith(codecs.BOM_UTF8) else "utf-8"
         text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
         yield physical_lines(path, text)
+
+
+def header_key(header: str) -> str:
+    """A header as matched against known names: lower case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+def address_in_columns(columns: Sequence[int], width: int) -> Callable[[str], bool]:
+    """A ``starts_row`` for a file with email columns: whether a line, read as a row of its
+    own, has something shaped like an address in one of them (and, in a file of several
+    columns, more than one cell)."""
+
+    def starts_row(text: str) -> bool:
+        cells = next(csv.reader([text]), [])
+        if len(cells) < 2 <= width:
+            return False
+        return any(
+            index < len(cells) and LOOSE_ADDRESS.fullmatch(cells[index].strip()) is not None
+            for index in columns
+        )
+
+    return starts_row
 
 
 class _Abandoned(Exception):

@@ -3,8 +3,6 @@ one CSV row into a contact, or into a reason by line why it is not one."""
 
 from __future__ import annotations
 
-import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,14 +17,11 @@ from distro.audience.contact_fields import (
     clean_value,
     split_multi,
 )
-from distro.audience.csv_rows import Record
+from distro.audience.csv_rows import Record, address_in_columns, header_key
 from distro.errors import ValidationError
 
 # The most a spreadsheet cell holds (Excel's limit): a longer cell is not a contact's value.
 CELL_LIMIT = 32_767
-# Something shaped like an address: a line inside a quoted cell holding one in the email column
-# is a row the cell swallowed, not part of the cell.
-LOOSE_ADDRESS = re.compile(r'[^\s@"<>,;]+@[^\s@"<>,;]+\.[^\s@"<>,;]+')
 
 # Normalised header (lower case, letters and digits only) -> field.
 HEADER_ALIASES: dict[str, str] = {
@@ -130,10 +125,6 @@ class ContactRow:
         self.custom.update({k: v for k, v in later.custom.items() if v})
 
 
-def header_key(header: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", header.lower())
-
-
 def header_field(header: str) -> str | None:
     return HEADER_ALIASES.get(header_key(header))
 
@@ -173,6 +164,8 @@ class RowParser:
         self.report = report
         self.width = len(headers)
         self.email_columns = columns.pop("email")
+        # A line met inside a quoted cell that would start a row shows an unbalanced quote.
+        self.starts_row = address_in_columns(self.email_columns, self.width)
         # (field, columns, limit or None when the value needs clean_value)
         self.scalar_plan: list[tuple[str, list[int], int | None]] = []
         for name in SCALAR_FIELDS:
@@ -211,17 +204,6 @@ class RowParser:
     def _columns(self, indexes: list[int]) -> str:
         names = [f"{index + 1} ({self.headers[index]!r})" for index in indexes]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-    def starts_row(self, text: str) -> bool:
-        """Whether a line, read as a row of its own, has an address in an email column: met
-        inside a quoted cell, it shows that the cell's closing quote is missing."""
-        cells = next(csv.reader([text]), [])
-        if len(cells) < 2 <= self.width:
-            return False
-        return any(
-            index < len(cells) and LOOSE_ADDRESS.fullmatch(cells[index].strip()) is not None
-            for index in self.email_columns
-        )
 
     def parse(self, line: int, row: list[str]) -> ContactRow | None:
         cells = [cell.strip() for cell in row]
