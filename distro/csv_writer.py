@@ -15,6 +15,8 @@ Following OWASP's guidance, this writer:
   spreadsheet can sum. Text such as an outlet called ``-2+3`` is text and gets the prefix.
 
 ``None`` is an empty cell; anything else (dates, booleans, enums) is written as its text.
+``unmarked`` undoes the prefix for a file read back in (a contacts export imported again), as a
+spreadsheet does when it saves such a cell.
 Nothing in ``distro`` writes CSV except through ``CsvWriter``; a test walks every CSV output.
 """
 
@@ -37,6 +39,14 @@ def safe_cell(value: object) -> str | int | float:
         return value
     text = value if isinstance(value, str) else str(value)
     return TEXT_MARKER + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def unmarked(cell: str) -> str:
+    """The text a cell written by ``CsvWriter`` stands for: its ``'`` before a formula
+    trigger is the marker, not part of the text."""
+    if cell.startswith(TEXT_MARKER) and cell[1:].startswith(FORMULA_TRIGGERS):
+        return cell[1:]
+    return cell
 
 
 class CsvWriter:

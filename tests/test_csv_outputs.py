@@ -25,11 +25,11 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 import distro
-from distro.csv_writer import FORMULA_TRIGGERS, CsvWriter, safe_cell
+from distro.csv_writer import FORMULA_TRIGGERS, CsvWriter, safe_cell, unmarked
 from distro.db import make_engine, upgrade
 from distro.models import Contact, ContactTag, EventType, Send
 from distro.tracking.events import store_events
-from tests.cli_support import run
+from tests.cli_support import run, run_json
 from tests.test_cli import COMMANDS
 from tests.test_reports import (
     T0,
@@ -75,6 +75,7 @@ def test_any_text_reads_back_unchanged_behind_at_most_one_marker(text: str) -> N
     assert number == "7"
     assert not cell.startswith(FORMULA_TRIGGERS)
     assert cell == ("'" + text if text.startswith(FORMULA_TRIGGERS) else text)
+    assert unmarked(cell) == text
 
 
 # --- finding every output ---------------------------------------------------------------------
@@ -301,3 +302,22 @@ def test_no_cell_of_any_output_starts_a_formula(planted: Planted, name: str) -> 
     assert starting_a_formula == []
     missing = {value for value in output.planted if "'" + value not in cells}
     assert missing == set(), "each planted formula comes out as text"
+
+
+def test_a_contacts_export_imports_back_unchanged(tmp_path: Path) -> None:
+    """The ' a formula-like cell gets is a marker: importing the export restores the text."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    for folder in (source, target):
+        folder.mkdir()
+        assert run(folder, "init").returncode == 0
+    values = {"first_name": "-2+3", "last_name": "=1+1", "outlet": "@cmd", "title": "'quoted"}
+    (source / "in.csv").write_text(
+        "email," + ",".join(values) + "\n=x@a.example," + ",".join(values.values()) + "\n",
+        encoding="utf-8",
+    )
+    assert run(source, "contacts", "import", "in.csv").returncode == 0
+    assert run(source, "contacts", "export", str(target / "out.csv")).returncode == 0
+    assert "'-2+3" in (target / "out.csv").read_text(encoding="utf-8")
+    assert run(target, "contacts", "import", "out.csv").returncode == 0
+    shown = run_json(target, "contacts", "show", "=x@a.example", "--json")
+    assert {name: shown[name] for name in values} == values

@@ -18,6 +18,7 @@ from distro.audience.contact_fields import (
     split_multi,
 )
 from distro.audience.csv_rows import Record, address_in_columns, header_key
+from distro.csv_writer import TEXT_MARKER, unmarked
 from distro.errors import ValidationError
 
 # The most a spreadsheet cell holds (Excel's limit): a longer cell is not a contact's value.
@@ -137,7 +138,8 @@ class RowParser:
     ``CELL_LIMIT`` is dropped with a warning; where several columns give one field (two
     ``email`` columns, "Email" and "Work email", two "Twitter" columns) the first non-empty one
     is used and any other that differs is listed for that line (beats and tags take them all);
-    a value in a column without a header is listed too.
+    a value in a column without a header is listed too. A ``'`` before a formula character
+    is the text marker a contacts export (``distro.csv_writer``) adds, and is dropped.
 
     Built for speed on 100,000-row files: cells are trimmed once, every field is read by index,
     and the cleaned time zones, languages and split beat/tag cells are memoised (a journalist
@@ -207,6 +209,8 @@ class RowParser:
 
     def parse(self, line: int, row: list[str]) -> ContactRow | None:
         cells = [cell.strip() for cell in row]
+        if any(cell.startswith(TEXT_MARKER) for cell in cells):  # from a contacts export
+            cells = [unmarked(cell).strip() for cell in cells]
         width = self.width
         if len(cells) > width and any(cells[width:]):
             self._invalid(
