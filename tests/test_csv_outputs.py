@@ -312,7 +312,7 @@ def test_a_contacts_export_imports_back_unchanged(tmp_path: Path) -> None:
         assert run(folder, "init").returncode == 0
     values = {"first_name": "-2+3", "last_name": "=1+1", "outlet": "@cmd", "title": "'quoted"}
     (source / "in.csv").write_text(
-        "email," + ",".join(values) + "\n=x@a.example," + ",".join(values.values()) + "\n",
+        "email," + ",".join(values) + ",=desk\n=x@a.example," + ",".join(values.values()) + ",+1\n",
         encoding="utf-8",
     )
     assert run(source, "contacts", "import", "in.csv").returncode == 0
@@ -321,3 +321,4 @@ def test_a_contacts_export_imports_back_unchanged(tmp_path: Path) -> None:
     assert run(target, "contacts", "import", "out.csv").returncode == 0
     shown = run_json(target, "contacts", "show", "=x@a.example", "--json")
     assert {name: shown[name] for name in values} == values
+    assert shown["custom"] == {"=desk": "+1"}

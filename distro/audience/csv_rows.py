@@ -14,13 +14,12 @@ physical lines, each checked on its own, and given to csv one record at a time:
   held in memory; a record may not run past ``RECORD_LIMIT`` characters or ``RECORD_LINES``
   lines either. ``RECORD_LIMIT`` is csv's own default field limit, so it is never csv that
   gives up on a long record first.
-* Quotes: a record that runs on into a line which, read on its own, starts a new row (the
+* Quotes: a quoted cell that runs on into a line which, read on its own, starts a new row (the
   caller's ``starts_row``, e.g. "has an address in the email column"), into an unreadable line,
-  past the limits, or to the end of the file without closing its quote, or whose quote closes
-  in the middle of a cell on a later line (csv's forgiving reading stays for one-line records),
-  is an unbalanced quote:
-  its first line is reported and left out, and reading starts again at the line after it, so
-  each following row is read as if that quote had never been there.
+  past the limits or to the end of the file, or that closes in the middle of a cell on a later
+  line (csv's forgiving reading stays for one-line records), is an unbalanced quote: the line
+  it opens on is reported and left out, and reading starts again at the line after it, so each
+  following row is read as if that quote had never been there.
 
 Line numbers are physical lines (``\\r\\n``, ``\\n`` or ``\\r`` ends one), as an editor counts.
 """

@@ -133,21 +133,22 @@ def header_field(header: str) -> str | None:
 class RowParser:
     """Turns the cells of one row into a ContactRow, or reports why it cannot be one.
 
-    Nothing a row holds is dropped unreported: cells past the header's width make the row
-    invalid (a comma outside quotes shifts every column after it); a cell longer than
-    ``CELL_LIMIT`` is dropped with a warning; where several columns give one field (two
-    ``email`` columns, "Email" and "Work email", two "Twitter" columns) the first non-empty one
-    is used and any other that differs is listed for that line (beats and tags take them all);
-    a value in a column without a header is listed too. A ``'`` before a formula character
-    is the text marker a contacts export (``distro.csv_writer``) adds, and is dropped.
+        Nothing a row holds is dropped unreported: cells past the header's width make the row
+        invalid (a comma outside quotes shifts every column after it); a cell longer than
+        ``CELL_LIMIT`` is dropped with a warning; where several columns give one field (two
+        ``email`` columns, "Email" and "Work email", two "Twitter" columns) the first non-empty one
+        is used and any other that differs is listed for that line (beats and tags take them all);
+        a value in a column without a header is listed too. A ``'`` before a formula character
+        is the text marker a contacts export (``distro.csv_writer``) adds, and is dropped.
 
-    Built for speed on 100,000-row files: cells are trimmed once, every field is read by index,
-    and the cleaned time zones, languages and split beat/tag cells are memoised (a journalist
-    list repeats the same few thousands of times). Plain text fields only get a length check.
+        Built for speed on 100,000-row files: cells are trimmed once, every field is read by index,
+        and the cleaned time zones, languages and split beat/tag cells are memoised (a journalist
+        list repeats the same few thousands of times). Plain text fields only get a length check and
+    ``str.isprintable`` (anything else goes through ``clean_value``).
     """
 
     def __init__(self, path: Path, header: Record, report: ImportReport) -> None:
-        self.headers = headers = [cell.strip() for cell in header.cells]
+        self.headers = headers = [unmarked(cell.strip()) for cell in header.cells]
         columns: dict[str, list[int]] = {}
         custom: dict[str, list[int]] = {}
         self.unnamed: list[int] = []
