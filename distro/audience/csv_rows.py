@@ -43,8 +43,6 @@ RECORD_LINES = 100
 # Something shaped like an address: a line inside a quoted cell holding one in the email column
 # is a row the cell swallowed, not part of the cell.
 LOOSE_ADDRESS = re.compile(r'[^\s@"<>,;]+@[^\s@"<>,;]+\.[^\s@"<>,;]+')
-# Bytes that are not UTF-8 come out of the "surrogateescape" decoder as U+DC80..U+DCFF.
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
 _LINE_ENDS = ("\n", "\r")
 
 
@@ -76,16 +74,19 @@ class Unreadable(NamedTuple):
 def line_problem(text: str) -> str:
     """Why one decoded line cannot be read, or "" when it can."""
     if not text.isascii():
-        bad = _UNDECODABLE.search(text)
-        if bad is not None:
-            byte = ord(bad.group()) - 0xDC00
+        try:
+            # Bytes that were not UTF-8 came out of "surrogateescape" decoding as lone
+            # surrogates (U+DC80..U+DCFF), which strict encoding refuses.
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            byte = ord(text[exc.start]) - 0xDC00
             return (
-                f"not UTF-8 text (byte 0x{byte:02x} at column {bad.start() + 1}): "
+                f"not UTF-8 text (byte 0x{byte:02x} at column {exc.start + 1}): "
                 "save the file as UTF-8 CSV"
             )
-    nul = text.find("\x00")
-    if nul != -1:
-        return f"contains a NUL byte at column {nul + 1}"
+    if "\x00" in text:
+        column = text.index("\x00") + 1
+        return f"contains a NUL byte at column {column}"
     return ""
 
 
@@ -167,10 +168,6 @@ class _Feed:
         self.ended_inside = False  # csv wanted more of a record at the end of the file
         self.starts_row: Callable[[str], bool] | None = None
 
-    def start(self) -> None:
-        self.taken = []
-        self.ended_inside = False
-
     def __iter__(self) -> _Feed:
         return self
 
@@ -181,11 +178,16 @@ class _Feed:
             raise StopIteration
         taken = self.taken
         taken.append(line)
-        if len(taken) == 1:
-            if line.problem:
-                raise _Abandoned(line.problem)
+        if len(taken) == 1 and not line.problem:  # the usual case: a record's first line
             self.size = len(line.text)
             return line.text
+        return self._continued(line)
+
+    def _continued(self, line: Line) -> str:
+        """A line that cannot be read, or one a record runs on into."""
+        taken = self.taken
+        if len(taken) == 1:
+            raise _Abandoned(line.problem)
         if line.problem:
             raise _Abandoned(
                 f"the quoted cell opened here runs into line {line.number}, which cannot be read"
@@ -219,7 +221,8 @@ class CsvRecords:
         """The next record; None at the end. ``starts_row`` tells whether a line met inside a
         quoted cell would start a row of its own, which makes that quote unbalanced."""
         feed = self._feed
-        feed.start()
+        feed.taken = []
+        feed.ended_inside = False
         feed.starts_row = starts_row
         try:
             cells = next(self._reader)

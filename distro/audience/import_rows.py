@@ -178,13 +178,14 @@ class RowParser:
                     (name, columns[name], FIELD_LIMITS[name] if plain else None)
                 )
         self.multi_plan = [(n, columns[n]) for n in MULTI_FIELDS if n in columns]
-        self.custom_plan = list(custom.items())
+        self.custom_single = [(h, indexes[0]) for h, indexes in custom.items() if len(indexes) == 1]
+        self.custom_several = [(h, indexes) for h, indexes in custom.items() if len(indexes) > 1]
         # Columns that lose to an earlier column of the same field -> that field.
         self.shadowed: dict[int, str] = {}
         for label, indexes in (
             ("email", self.email_columns),
             *((name, indexes) for name, indexes, _ in self.scalar_plan),
-            *self.custom_plan,
+            *self.custom_several,
         ):
             if len(indexes) > 1:
                 self.shadowed.update(dict.fromkeys(indexes[1:], label))
@@ -209,8 +210,13 @@ class RowParser:
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     def parse(self, line: int, row: list[str]) -> ContactRow | None:
+        """The contact of one row; None for a blank row, or an invalid one (reported)."""
         cells = [cell.strip() for cell in row]
-        if any(cell.startswith(TEXT_MARKER) for cell in cells):  # from a contacts export
+        # One string for the row's rare cases: blank, a cell marked by a contacts export, or huge.
+        joined = "\n".join(cells)
+        if not joined.strip():
+            return None
+        if joined.startswith(TEXT_MARKER) or "\n" + TEXT_MARKER in joined:
             cells = [unmarked(cell).strip() for cell in cells]
         width = self.width
         if len(cells) > width and any(cells[width:]):
@@ -223,7 +229,7 @@ class RowParser:
         if len(cells) < width:
             cells.extend([""] * (width - len(cells)))
         huge: list[tuple[int, int]] = []  # (column, length) of cells over CELL_LIMIT, emptied
-        if sum(map(len, cells)) > CELL_LIMIT:
+        if len(joined) > CELL_LIMIT:
             for index, cell in enumerate(cells):
                 if len(cell) > CELL_LIMIT:
                     huge.append((index, len(cell)))
@@ -265,15 +271,23 @@ class RowParser:
                 values[name] = value
         multi: dict[str, list[str]] = {}
         for name, indexes in self.multi_plan:
-            items: list[str] = []
-            for index in indexes:  # several columns for beats (or tags): all of them count
-                if cells[index]:
-                    items.extend(self._split_cell(line, email, name, cells[index]))
+            if len(indexes) == 1:
+                cell = cells[indexes[0]]
+                items = self._split_cell(line, email, name, cell) if cell else []
+            else:  # several columns for beats (or tags): all of them count
+                items = list(
+                    dict.fromkeys(
+                        item
+                        for index in indexes
+                        if cells[index]
+                        for item in self._split_cell(line, email, name, cells[index])
+                    )
+                )
             if items:
-                multi[name] = list(dict.fromkeys(items))
-        custom: dict[str, str] = {}
-        for header, indexes in self.custom_plan:
-            cell = cells[indexes[0]] if len(indexes) == 1 else self._pick(cells, indexes, differing)
+                multi[name] = items
+        custom = {header: cells[i] for header, i in self.custom_single if cells[i]}
+        for header, indexes in self.custom_several:
+            cell = self._pick(cells, indexes, differing)
             if cell:
                 custom[header] = cell
         for index, length in huge:

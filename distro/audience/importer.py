@@ -69,10 +69,8 @@ def import_contacts(
                         report.invalid.append(
                             {"line": record.line, "email": "", "reason": record.reason}
                         )
-                    elif any(cell.strip() for cell in record.cells):
-                        parsed = parser.parse(record.line, record.cells)
-                        if parsed is not None:
-                            writer.add(parsed)
+                    elif (parsed := parser.parse(record.line, record.cells)) is not None:
+                        writer.add(parsed)
                 writer.flush()
             except BaseException:
                 transaction.rollback()
