@@ -34,6 +34,7 @@ from markupsafe import Markup
 
 import distro
 from distro.errors import TemplateError
+from distro.single_line import single_line
 from distro.tracking.rewrite import LinkRewriter
 from distro.urls import LINK_SCHEMES
 
@@ -414,7 +415,8 @@ class PreparedRelease:
                 tokens: Mapping[str, str] = recipient[TRACKING]
                 html = self.links.with_pixel(self.links.html(html, tokens["click"]), tokens["open"])
                 text = self.links.text(text, tokens["click"])
-        return RenderedEmail(subject=" ".join(subject.split()), html=html, text=text)
+        # A subject is one line however the template or the data broke it.
+        return RenderedEmail(subject=" ".join(single_line(subject).split()), html=html, text=text)
 
 
 def email_inliner() -> css_inline.CSSInliner:

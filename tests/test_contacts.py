@@ -15,8 +15,9 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from distro.audience import importer
-from distro.audience.importer import AddressNormaliser, import_contacts
+from distro.audience import import_store
+from distro.audience.contact_fields import AddressNormaliser
+from distro.audience.importer import import_contacts
 from distro.models import (
     Contact,
     ContactBeat,
@@ -313,7 +314,7 @@ def test_skip_existing_versus_update(any_engine: Engine, tmp_path: Path) -> None
 def test_duplicates_across_write_chunks_merge_like_within_one(
     any_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(importer, "CHUNK", 2)
+    monkeypatch.setattr(import_store, "CHUNK", 2)
     path = write_csv(
         tmp_path / "chunks.csv",
         [
@@ -402,17 +403,37 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_cli_import_of_undecodable_file_is_a_one_line_error(folder: Path) -> None:
+def test_cli_import_of_a_latin1_file_reports_its_lines_and_imports_the_rest(folder: Path) -> None:
     path = write_csv(
-        folder / "latin1.csv", [("email", "first_name"), ("zoe@x.example", "Zoë")], "latin-1"
+        folder / "latin1.csv",
+        [("email", "first_name"), ("zoe@x.example", "Zoë"), ("ann@x.example", "Ann")],
+        "latin-1",
     )
+    done = run(folder, "contacts", "import", path.name)
+    assert done.returncode == 0, done.stderr
+    assert "Imported 1," in done.stdout
+    assert "line 2: not UTF-8 text (byte 0xeb at column 17)" in done.stdout
+    assert [c["email"] for c in run_json(folder, "contacts", "list", "--json")] == ["ann@x.example"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "encoding", "expected"),
+    [
+        ([("email", "Prénom"), ("ann@x.example", "Ann")], "latin-1", "line 1 (the header row)"),
+        ([("email", "name"), ("ann@x.example", "Ann")], "utf-16", "UTF-16"),
+    ],
+)
+def test_cli_import_without_a_readable_header_is_a_one_line_error(
+    folder: Path, rows: list[tuple[str, str]], encoding: str, expected: str
+) -> None:
+    path = write_csv(folder / "unreadable.csv", rows, encoding)
     done = run(folder, "contacts", "import", path.name)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert "latin1.csv" in lines[0]
+    assert "unreadable.csv" in lines[0]
+    assert expected in lines[0]
     assert "UTF-8" in lines[0]
-    assert "line 2" in lines[0]
     assert "Traceback" not in done.stderr
     assert run_json(folder, "contacts", "list", "--json") == []
 

@@ -1,14 +1,13 @@
 """Contacts one at a time and in bulk: find, show, edit, export, delete.
 
-Values are stored exactly as given (trimmed); a spreadsheet export neutralises cells that a
-spreadsheet would run as a formula by prefixing ``'``. Edits are validated the way the import
-validates (time zone, language code, column lengths), but refuse a bad value instead of dropping
-it: the person editing is there to correct it.
+Values are stored exactly as given (trimmed); the export is written by ``distro.csv_writer``,
+which prefixes with ``'`` every cell a spreadsheet would run as a formula. Edits are validated
+the way the import validates (time zone, language code, column lengths), but refuse a bad value
+instead of dropping it: the person editing is there to correct it.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +18,7 @@ from email_validator import EmailNotValidError
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
 from sqlmodel import Session
 
-from distro.audience.importer import (
+from distro.audience.contact_fields import (
     BEATS,
     CONTACTS,
     LISTS,
@@ -29,8 +28,10 @@ from distro.audience.importer import (
     TAGS,
     AddressNormaliser,
     clean_value,
+    multi_value,
 )
 from distro.audience.suppression import suppression_added
+from distro.csv_writer import CsvWriter
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Message, Suppression, SuppressionReason
 from distro.models.types import utcnow
@@ -38,7 +39,6 @@ from distro.models.types import utcnow
 MESSAGES = Message.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS = Suppression.__table__  # type: ignore[attr-defined]
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = (
     "email",
     "first_name",
@@ -67,11 +67,6 @@ def normalise_address(email: str) -> str:
         return AddressNormaliser().normalise(address)
     except EmailNotValidError:
         return address.lower()
-
-
-def neutralise(cell: str) -> str:
-    """A spreadsheet cell that will be shown as text, never run as a formula."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _contact_id(conn: Connection, email: str) -> int:
@@ -201,7 +196,7 @@ def _custom_key(spec: str, option: str) -> str:
 def _multi_values(values: Sequence[str], kind: str) -> list[str]:
     cleaned: list[str] = []
     for value in values:
-        item = value.strip().lower()
+        item = multi_value(value)
         if not item:
             raise ValidationError(f"an empty {kind} is not a {kind}")
         if len(item) > MULTI_LIMIT:
@@ -264,22 +259,22 @@ def edit_contact(engine: Engine, email: str, edit: ContactEdit) -> dict[str, Any
 def export_contacts(
     engine: Engine, path: Path, *, where: str | None = None, now: datetime | None = None
 ) -> int:
-    """Write contacts to a UTF-8 CSV (formula-like cells neutralised); returns how many."""
+    """Write contacts to a UTF-8 CSV (see ``distro.csv_writer``); returns how many."""
     contacts = list_contacts(engine, where=where, now=now)
     custom_keys = sorted({key for contact in contacts for key in contact["custom"]})
     taken = {column.lower() for column in EXPORT_COLUMNS}
     custom_headers = [f"custom.{key}" if key.lower() in taken else key for key in custom_keys]
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([neutralise(h) for h in (*EXPORT_COLUMNS, *custom_headers)])
+            writer = CsvWriter(handle)
+            writer.writerow((*EXPORT_COLUMNS, *custom_headers))
             for contact in contacts:
                 cells = [
                     ";".join(contact[name]) if name in ("beats", "tags") else str(contact[name])
                     for name in EXPORT_COLUMNS
                 ]
                 cells += [str(contact["custom"].get(key, "")) for key in custom_keys]
-                writer.writerow([neutralise(cell) for cell in cells])
+                writer.writerow(cells)
     except OSError as exc:
         raise ValidationError(f"{path}: cannot be written: {exc.strerror}") from None
     return len(contacts)

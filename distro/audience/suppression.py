@@ -10,9 +10,9 @@ send-time join on email matches.
 from __future__ import annotations
 
 import csv
-import io
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,13 @@ from sqlalchemy import Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from distro.audience.csv_rows import (
+    CsvRecords,
+    Unreadable,
+    address_in_columns,
+    header_key,
+    open_lines,
+)
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Suppression, SuppressionLog, SuppressionReason
 from distro.models.types import utcnow
@@ -206,6 +213,7 @@ class _Row:
     email: str
     reason: str
     note: str
+    problem: str = ""  # why the line cannot be read (distro.audience.csv_rows)
 
 
 def import_suppressions(
@@ -227,6 +235,9 @@ def import_suppressions(
     seen: dict[str, int] = {}
     with Session(engine) as session:
         for row in _read_rows(path):
+            if row.problem:
+                report.invalid.append({"line": row.line, "email": "", "reason": row.problem})
+                continue
             if not row.email:
                 report.invalid.append({"line": row.line, "email": "", "reason": "no email address"})
                 continue
@@ -259,41 +270,32 @@ def import_suppressions(
     return report
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            f"{path}: not UTF-8 text (byte {exc.start}): save the file as UTF-8 and retry"
-        ) from None
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot be read: {exc.strerror}") from None
+def _read_rows(path: Path) -> Iterator[_Row]:
+    """The rows of a CSV with an email column, or of a list with one address per line. A line
+    that cannot be read (not UTF-8, a NUL, an unbalanced quote ...) comes as a row with its
+    ``problem``, and costs no other row (see ``distro.audience.csv_rows``)."""
+    with open_lines(path) as lines:
+        first = next((line for line in lines if line.problem or line.text.strip()), None)
+        if first is None:
+            raise ValidationError(f"{path}: the file is empty")
+        if first.problem:
+            raise ValidationError(f"{path}: line {first.number}: {first.problem}")
+        header = next(csv.reader([first.text]))
+        keys = [header_key(h) for h in header]
+        if any(k in EMAIL_HEADERS for k in keys):
+            yield from _csv_rows(path, keys, CsvRecords(chain([first], lines)))
+            return
+        if "@" not in first.text and len(header) > 1:
+            raise ValidationError(f"{path}: no email column among the headers {header}")
+        for line in chain([first], lines):
+            text = line.text.strip()
+            if line.problem:
+                yield _Row(line.number, "", "", "", line.problem)
+            elif text and not text.startswith("#"):
+                yield _Row(line.number, text, "", "")
 
 
-def _header_key(header: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", header.lower())
-
-
-def _read_rows(path: Path) -> list[_Row]:
-    text = _read_text(path)
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        raise ValidationError(f"{path}: the file is empty")
-    header = next(csv.reader([lines[first]]))
-    keys = [_header_key(h) for h in header]
-    if any(k in EMAIL_HEADERS for k in keys):
-        return _csv_rows(text, keys)
-    if "@" not in lines[first] and len(header) > 1:
-        raise ValidationError(f"{path}: no email column among the headers {header}")
-    return [
-        _Row(line=number, email=line.strip(), reason="", note="")
-        for number, line in enumerate(lines, start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-
-
-def _csv_rows(text: str, keys: list[str]) -> list[_Row]:
+def _csv_rows(path: Path, keys: list[str], records: CsvRecords) -> Iterator[_Row]:
     def column(names: frozenset[str]) -> int | None:
         return next((i for i, k in enumerate(keys) if k in names), None)
 
@@ -307,16 +309,14 @@ def _csv_rows(text: str, keys: list[str]) -> list[_Row]:
     def cell(cells: list[str], at: int | None) -> str:
         return cells[at].strip() if at is not None and at < len(cells) else ""
 
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows: list[_Row] = []
-    header_seen = False
-    line = reader.line_num + 1
-    for cells in reader:
-        if any(c.strip() for c in cells):
-            if header_seen:
-                rows.append(
-                    _Row(line, cell(cells, email_at), cell(cells, reason_at), cell(cells, note_at))
-                )
-            header_seen = True
-        line = reader.line_num + 1
-    return rows
+    header = records.read()
+    if isinstance(header, Unreadable):
+        raise ValidationError(f"{path}: line {header.line} (the header row): {header.reason}")
+    for record in records.records(address_in_columns([email_at], len(keys))):
+        if isinstance(record, Unreadable):
+            yield _Row(record.line, "", "", "", record.reason)
+        elif any(c.strip() for c in record.cells):
+            cells = record.cells
+            yield _Row(
+                record.line, cell(cells, email_at), cell(cells, reason_at), cell(cells, note_at)
+            )

@@ -62,13 +62,13 @@ def import_command(
         markup=False,
     )
     for row in report.invalid:
-        console.print(f"  line {row['line']}: {row['email']!r}: {row['reason']}", markup=False)
+        address = f"{row['email']!r}: " if row["email"] else ""
+        console.print(f"  line {row['line']}: {address}{row['reason']}", markup=False)
     for dup in report.duplicates:
         console.print(f"  duplicate {dup['email']} on lines {dup['lines']}", markup=False)
     for warning in report.warnings:
-        console.print(
-            f"  line {warning['line']}: {warning['email']}: {warning['message']}", markup=False
-        )
+        address = f"{warning['email']}: " if warning["email"] else ""
+        console.print(f"  line {warning['line']}: {address}{warning['message']}", markup=False)
 
 
 @contacts.command("list")

@@ -27,6 +27,7 @@ from distro.errors import (
     ProviderError,
     RetryableProviderError,
 )
+from distro.single_line import single_line
 
 # Metadata key under which our own message id travels, to come back in webhooks.
 MESSAGE_ID_KEY = "distro_message_id"
@@ -71,12 +72,14 @@ _PLAIN_NAME = re.compile(r"[A-Za-z0-9 ]+")
 
 def format_address(name: str, address: str) -> str:
     """``email.utils.formataddr((name, address))``, with the common plain name (formatted once
-    per recipient of every send) done without the general path's checks."""
+    per recipient of every send) done without the general path's checks. The name is made one
+    line first: a line break in a display name would end the header it goes in."""
     if not name:
         return address
     if _PLAIN_NAME.fullmatch(name):
         return f"{name} <{address}>"
-    return email.utils.formataddr((name, address))
+    name = single_line(name)
+    return email.utils.formataddr((name, address)) if name else address
 
 
 class SendResult(NamedTuple):

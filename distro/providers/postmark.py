@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,7 @@ from distro.providers.base import (
     OutboundEmail,
     Provider,
     SendResult,
+    format_address,
     json_content,
     json_or_none,
     provider_client,
@@ -105,7 +105,7 @@ class PostmarkProvider(Provider):
 
 @functools.lru_cache(maxsize=64)
 def _formatted_sender(name: str, address: str) -> str:
-    return email.utils.formataddr((name, address))
+    return format_address(name, address)
 
 
 def _result(email: OutboundEmail, item: Any) -> SendResult:

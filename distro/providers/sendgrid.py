@@ -50,6 +50,7 @@ from distro.providers.base import (
 )
 from distro.providers.batch_requests import repeated_addresses, send_groups, settle
 from distro.providers.shared_template import TemplateGroup, plan_groups
+from distro.single_line import single_line
 
 SEND_PATH = "/v3/mail/send"
 #: SendGrid's documented caps on one personalization's substitutions; bytes kept under 10,000
@@ -157,7 +158,7 @@ class SendgridProvider(Provider):
 
 
 def _address(address: str, name: str) -> dict[str, str]:
-    name = " ".join(name.split())
+    name = " ".join(single_line(name).split())
     return {"email": address, "name": name} if name else {"email": address}
 
 

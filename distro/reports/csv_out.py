@@ -4,16 +4,17 @@ One report is one long ("tidy") table, ``section,item,metric,value``: every figu
 section (send, funnel, rates, each breakdown, the timeline, links, bounce reasons) is a row, so
 a pivot table or a filter on ``section`` gets any of them. The per-recipient table
 (``--recipients``) is a wide table of its own, one row per recipient. A comparison is
-``section,item,metric`` then one column per send. Times are ISO 8601 in UTC.
+``section,item,metric`` then one column per send. Times are ISO 8601 in UTC. Every file is
+written by ``distro.csv_writer``: text cells quoted and never starting a formula, figures bare.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, fields
 from typing import Any, TextIO
 
+from distro.csv_writer import CsvWriter
 from distro.reports.model import RecipientRow, SendReport
 
 HEADER = ("section", "item", "metric", "value")
@@ -90,27 +91,26 @@ def report_rows(report: SendReport) -> Iterator[tuple[str, str, str, Any]]:
 
 
 def write_report(report: SendReport, out: TextIO) -> None:
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow(HEADER)
-    writer.writerows(_cells(row) for row in report_rows(report))
+    writer.writerows(report_rows(report))
 
 
 RECIPIENT_HEADER = tuple(f.name for f in fields(RecipientRow))
 
 
 def write_recipients(rows: Iterable[RecipientRow], out: TextIO) -> None:
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow(RECIPIENT_HEADER)
-    for row in rows:
-        writer.writerow(_cells(row.as_dict().values()))
+    writer.writerows(row.as_dict().values() for row in rows)
 
 
 def write_comparison(reports: Sequence[SendReport], out: TextIO) -> None:
     """Send, funnel, rates and whole-send figures side by side, one column per send."""
-    writer = csv.writer(out)
+    writer = CsvWriter(out)
     writer.writerow(("section", "item", "metric", *(f"send {r.send_id}" for r in reports)))
     for section, key, values in comparison_rows(reports):
-        writer.writerow(_cells((section, "", key, *values)))
+        writer.writerow((section, "", key, *values))
 
 
 def comparison_rows(reports: Sequence[SendReport]) -> Iterator[tuple[str, str, list[Any]]]:
@@ -121,7 +121,3 @@ def comparison_rows(reports: Sequence[SendReport]) -> Iterator[tuple[str, str, l
         yield "funnel", key, [d[key] for d in dicts]
     for key in asdict(reports[0].rates) if reports else ():
         yield "rates", key, [d["rates"][key] for d in dicts]
-
-
-def _cells(values: Iterable[Any]) -> list[Any]:
-    return ["" if value is None else value for value in values]

@@ -41,6 +41,7 @@ from distro.rendering import (
     RenderedEmail,
     markdown_to_html,
 )
+from distro.single_line import single_line
 from distro.tracking.links import LinkPurpose, LinkSigner
 from distro.tracking.rewrite import LinkRewriter
 from distro.urls import allowed_or_empty
@@ -250,7 +251,7 @@ class Composer:
         return OutboundEmail(
             message_id=message_id,
             to_email=contact.email,
-            to_name=values["contact"]["full_name"],
+            to_name=single_line(values["contact"]["full_name"]),
             from_email=sending.from_email,
             from_name=sending.from_name,
             reply_to=sending.reply_to,
