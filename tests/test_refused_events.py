@@ -23,7 +23,7 @@ from distro.config import SandboxProvider
 from distro.models import EventType, MessageStatus
 from distro.models.types import utcnow
 from distro.outgoing.batches import matching_events
-from distro.reports import build_report, html
+from distro.reports import build_report, csv_out, html
 from distro.reports.listing import list_sends
 from distro.sandbox.postmark_api import TOKEN_HEADER
 from distro.tracking.events import NormalisedEvent, store_events
@@ -131,6 +131,7 @@ def test_the_sandbox_attack_changes_nothing_and_staff_see_it(live: LiveDistro) -
     ] * 2
 
     assert report.as_dict()["refused_events"] == 2
+    assert ("send", "", "refused_events", 2) in list(csv_out.report_rows(report))
     page = "".join(html.report_chunks(report, None))
     assert "2 provider events named send" in page
     assert [(s.send_id, s.refused_events) for s in list_sends(engine)] == [(send_id, 2)]

@@ -56,6 +56,7 @@ _SEND = (
     "finished_at",
     "zone",
     "note",
+    "refused_events",
 )
 
 
