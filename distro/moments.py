@@ -58,3 +58,16 @@ def show_moment(moment: datetime | None, zone_name: str = "UTC") -> str:
     abbreviation = local.strftime("%Z")
     shown = f"{local:%Y-%m-%d %H:%M} {zone_name}"
     return shown if abbreviation == zone_name else f"{shown} ({abbreviation})"
+
+
+def show_moment_and_utc(moment: datetime, zone_name: str = "UTC") -> str:
+    """A stored moment as people entered it and in UTC: ``2026-12-05 09:00 CET
+    (Europe/Madrid), 08:00 UTC`` (the UTC date too when it differs)."""
+    utc = moment.astimezone(UTC)
+    if zone_name.upper() == "UTC":
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
+    local = moment.astimezone(zone(zone_name))
+    abbreviation = local.strftime("%Z")
+    named = zone_name if abbreviation in ("", zone_name) else f"{abbreviation} ({zone_name})"
+    in_utc = f"{utc:%H:%M}" if utc.date() == local.date() else f"{utc:%Y-%m-%d %H:%M}"
+    return f"{local:%Y-%m-%d %H:%M} {named}, {in_utc} UTC"

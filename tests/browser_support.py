@@ -2,9 +2,12 @@
 
 Loaded by ``tests/conftest.py`` as a plugin, so any test may ask for these fixtures:
 
-- ``browser``: one headless Chromium for the whole session (Debian's ``/usr/bin/chromium``, or
-  ``DISTRO_TEST_CHROMIUM``). Playwright's own browser download is not used. Every test using it
-  skips, saying why, when there is no such executable; ``make test`` installs it as root.
+- ``browser``: one headless Chromium per test module (Debian's ``/usr/bin/chromium``, or
+  ``DISTRO_TEST_CHROMIUM``). Not per session: Playwright's sync API keeps an asyncio loop
+  marked as running in the main thread while it is started, so every later test that calls
+  ``asyncio.run`` would fail ("cannot be called from a running event loop"). Playwright's
+  own browser download is not used. Every test using it skips, saying why, when there is no
+  such executable; ``make test`` installs it as root.
 - ``page``: a fresh page (its own context: no cookies or storage shared) per test.
 
 and use these helpers:
@@ -92,7 +95,7 @@ _FIND_OVERFLOW = """
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.skip(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser_support import (
+    CHROMIUM,
     PHONE,
     SCREENSHOTS,
     layout_problems,
@@ -15,6 +21,7 @@ from tests.browser_support import (
 )
 
 pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parents[1]
 
 
 def page_of(body: str) -> str:
@@ -76,3 +83,28 @@ def test_screenshots_go_to_the_artefacts_folder_by_name(page: Page) -> None:
     path = save_screenshot(page, "browser support: self test")
     assert path == SCREENSHOTS / "browser-support-self-test.png"
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_asyncio_works_in_the_next_module_after_browser_tests(tmp_path: Path) -> None:
+    """The browser closes with its module: a later test can still call ``asyncio.run`` (a
+    session-wide Playwright left a loop marked as running and broke such tests in CI)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    (tmp_path / "test_a_browser.py").write_text(
+        "def test_uses_the_browser(page):\n    page.set_content('<p>hi</p>')\n"
+    )
+    (tmp_path / "test_b_asyncio.py").write_text(
+        "import asyncio\n\n\nasync def answer():\n    return 42\n\n\n"
+        "def test_runs_a_loop():\n    assert asyncio.run(answer()) == 42\n"
+    )
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ("tests.browser_support",)\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

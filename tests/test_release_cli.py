@@ -332,7 +332,7 @@ def test_send_test_reaches_the_sandbox_marked_and_is_recorded(tmp_path: Path, sa
     (recorded,) = sends
     assert recorded["send_id"] == result["send_id"]
     assert recorded["release_id"] == release_id
-    assert recorded["status"] == "sent"
+    assert (recorded["status"], recorded["kind"]) == ("sent", "test")
     assert recorded["recipients"] == 1
     assert recorded["provider"] == "sandbox"
     other = httpx.get(f"{sandbox}/api/messages", params={"to": "else@example.org"}, timeout=5)

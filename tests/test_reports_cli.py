@@ -212,6 +212,7 @@ def test_html_is_a_self_contained_page_with_charts(workdir: tuple[Path, Scenario
     assert "<b>new</b>" not in page  # escaped, not markup
     assert "ana@harbor.example" in text
     assert "Pacific Wire" in text
+    assert f"Send {scenario.send_id} (at a time)" in text  # the send's kind in the header
 
 
 def test_compare_puts_sends_side_by_side_in_every_format(
@@ -227,17 +228,21 @@ def test_compare_puts_sends_side_by_side_in_every_format(
     )
     assert rows[0] == ["section", "item", "metric", f"send {ids[0]}", f"send {ids[1]}"]
     assert ["funnel", "", "recipients", "6", "6"] in rows
+    assert ["send", "", "kind", "at_time", "at_time"] in rows
     target = folder / "compared.csv"
     done = run(folder, "report", "--compare", *ids, "--format", "csv", "--out", str(target))
     assert ok(done) == ""
     assert str(target) in done.stderr
     assert list(csv.reader(io.StringIO(target.read_text(encoding="utf-8")))) == rows
     page = ok(run(folder, "report", "--compare", *ids, "--format", "html"))
-    check_page(page)
+    compared = " ".join(check_page(page).text)
     assert "Second release" in page
-    table = ok(run(folder, "report", "--compare", *ids))
+    assert "kind at a time at a time" in compared
+    table = ok(wide(folder, "report", "--compare", *ids))
     assert f"send {ids[0]}" in table
     assert "open rate" in table
+    kinds = [line.split("│")[2:4] for line in table.splitlines() if "│ kind" in line]
+    assert [[cell.strip() for cell in row] for row in kinds] == [["at a time", "at a time"]]
 
 
 def test_sends_lists_headline_figures(workdir: tuple[Path, Scenario, int]) -> None:
@@ -254,8 +259,10 @@ def test_sends_lists_headline_figures(workdir: tuple[Path, Scenario, int]) -> No
     assert mine["open_rate"] == 0.6667
     only = json.loads(ok(run(folder, "sends", "--json", "--status", "sent", "--limit", "5")))
     assert [line["send_id"] for line in only] == [scenario.send_id]
+    assert [line["kind"] for line in lines] == ["at_time", "at_time"]
     table = ok(wide(folder, "sends"))
     assert "Second release" in table
+    assert "at a time" in table
     assert "66.7%" in table
 
 

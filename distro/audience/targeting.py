@@ -14,11 +14,12 @@ from sqlalchemy import Connection, Select, Table, select, union
 
 from distro.audience.preferences import without_opted_out
 from distro.errors import NotFoundError
-from distro.models import ContactList, ListMember, Segment
+from distro.models import ContactList, ContactTag, ListMember, Segment
 
 LISTS: Table = ContactList.__table__  # type: ignore[attr-defined]
 MEMBERS: Table = ListMember.__table__  # type: ignore[attr-defined]
 SEGMENTS: Table = Segment.__table__  # type: ignore[attr-defined]
+TAGS: Table = ContactTag.__table__  # type: ignore[attr-defined]
 
 
 def list_contact_ids(list_names: Sequence[str]) -> Select[tuple[int]]:
@@ -29,12 +30,22 @@ def list_contact_ids(list_names: Sequence[str]) -> Select[tuple[int]]:
     )
 
 
+def tagged_contact_ids(tag: str) -> Select[tuple[int]]:
+    """The ids of contacts carrying ``tag`` (an advance copy's audience is limited to them)."""
+    return select(TAGS.c.contact_id).where(TAGS.c.tag == tag)
+
+
 def audience_contact_ids(
-    list_names: Sequence[str], expression: str | None = None, now: datetime | None = None
+    list_names: Sequence[str],
+    expression: str | None = None,
+    now: datetime | None = None,
+    *,
+    honour_opt_outs: bool = True,
 ) -> Select[tuple[int]]:
     """A SELECT of the contact ids in the lists or matching the expression (not yet filtered
     for status or suppression: expansion records suppressed contacts on purpose). A segment
-    that selects by beats leaves out who opted out of them (see ``distro.audience.preferences``).
+    that selects by beats leaves out who opted out of them (see ``distro.audience.preferences``)
+    unless ``honour_opt_outs`` is False, which a forecast uses to count them.
     """
     from distro.audience.segments import segment_contact_ids
 
@@ -43,7 +54,8 @@ def audience_contact_ids(
         parts.append(list_contact_ids(list_names))
     if expression:
         assert now is not None, "a segment is evaluated at a moment"
-        parts.append(without_opted_out(segment_contact_ids(expression, now), expression))
+        matching = segment_contact_ids(expression, now)
+        parts.append(without_opted_out(matching, expression) if honour_opt_outs else matching)
     if not parts:
         return select(MEMBERS.c.contact_id).where(MEMBERS.c.contact_id.is_(None))
     if len(parts) == 1:

@@ -1,4 +1,4 @@
-"""`distro release ...`: write, import, approve, preview and withdraw press releases."""
+"""`distro release ...`: write, import, approve, preview, withdraw and reopen press releases."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from distro.config import secret_key
 from distro.errors import ValidationError
 from distro.mime import to_mime
 from distro.models import Contact, Release
+from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
-from distro.releases import lifecycle
+from distro.releases import workflow
 from distro.releases.inputs import check_markdown_links
 from distro.releases.service import (
     create_release,
@@ -229,9 +230,7 @@ def edit(
         changes["embargo_at"], changes["embargo_tz"] = parse_moment(embargo)
     if no_embargo:
         changes["embargo_at"] = None
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        outcome = lifecycle.edit_release(session, get_release(session, release_id), changes)
-        session.commit()
+    outcome = workflow.edit(state(ctx).engine, release_id, changes, utcnow())
     if as_json:
         print_json(
             {
@@ -260,12 +259,7 @@ def approve(
     as_json: JsonOption = False,
 ) -> None:
     """Approve a draft so that it can be scheduled."""
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        item = get_release(session, release_id)
-        lifecycle.approve(item)
-        session.add(item)
-        session.commit()
-    _print_release(item, as_json, "Approved")
+    _print_release(workflow.approve(state(ctx).engine, release_id, utcnow()), as_json, "Approved")
 
 
 @release.command("withdraw")
@@ -275,14 +269,36 @@ def withdraw(
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw a release: its web copy goes offline and its pending sends are cancelled."""
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        item = get_release(session, release_id)
-        cancelled = lifecycle.withdraw(session, item)
-        session.commit()
+    outcome = workflow.withdraw(state(ctx).engine, release_id, utcnow())
+    cancelled = outcome.cancelled_sends
     if as_json:
-        print_json({**release_dict(item), "cancelled_sends": cancelled})
+        print_json({**release_dict(outcome.release), "cancelled_sends": cancelled})
         return
-    console.print(f"Withdrew release {release_id}; cancelled sends: {cancelled or 'none'}.")
+    console.print(
+        f"Withdrew release {release_id}; cancelled sends: {cancelled or 'none'}. "
+        f"`distro release reopen {release_id}` makes it a draft again.",
+        markup=False,
+    )
+
+
+@release.command("reopen")
+def reopen(
+    ctx: typer.Context,
+    release_id: Annotated[int, typer.Argument(help="The release.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Take an approved or withdrawn release back to draft (same slug) to correct it; it needs
+    approving again before it can be scheduled."""
+    item = workflow.reopen(state(ctx).engine, release_id, utcnow())
+    if as_json:
+        print_json(release_dict(item))
+        return
+    _print_release(item, as_json, "Reopened")
+    console.print(
+        f"Change it with `distro release edit {release_id}`, then "
+        f"`distro release approve {release_id}`.",
+        markup=False,
+    )
 
 
 @release.command("list")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from distro.cli import output
 from distro.cli.output import print_table
+from distro.models import SendKind
 from distro.moments import show_moment
 from distro.moments import zone as find_zone
 from distro.reports.csv_out import comparison_rows
@@ -24,7 +25,7 @@ def _share(part: int, whole: int) -> str:
 def print_report(report: SendReport) -> None:
     """The send's head, its funnel in distinct recipients, and its rates."""
     r, c = report, report.counts
-    output.console.print(f"Send {r.send_id}: {r.release_title}", markup=False)
+    output.console.print(f"Send {r.send_id} ({r.kind_label}): {r.release_title}", markup=False)
     output.console.print(
         f"Status {r.status} via {r.provider}; scheduled {show_moment(r.scheduled_at, r.zone)}, "
         f"started {show_moment(r.started_at, r.zone)}, "
@@ -34,6 +35,7 @@ def print_report(report: SendReport) -> None:
     if r.note:
         output.console.print(r.note, markup=False)
     rows = [
+        ("left out (advance copy)", r.left_out, ""),
         ("recipients", r.recipients, ""),
         ("suppressed", r.suppressed, _share(r.suppressed, r.recipients)),
         ("pending", r.pending, _share(r.pending, r.recipients)),
@@ -173,6 +175,8 @@ def print_comparison(reports: Sequence[SendReport]) -> None:
             continue
         if section == "rates":
             shown = [percent(v) for v in values]
+        elif section == "send" and key == "kind":
+            shown = [r.kind_label for r in reports]
         elif section == "send" and key in ("started_at", "finished_at"):
             shown = [
                 show_moment(r.started_at if key == "started_at" else r.finished_at, r.zone)
@@ -190,6 +194,7 @@ def print_sends(lines: Sequence[SendLine], zone: str) -> None:
         (
             "id",
             "release",
+            "kind",
             "status",
             "started",
             "recipients",
@@ -202,6 +207,7 @@ def print_sends(lines: Sequence[SendLine], zone: str) -> None:
             (
                 s.send_id,
                 s.release_title,
+                SendKind(s.kind).label,
                 s.status,
                 _local(s.started_at or s.scheduled_at, zone),
                 number(s.recipients),

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
-from sqlmodel import Session
 
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
 from distro.errors import ValidationError
-from distro.models import Release, Send
+from distro.models import ReleaseStatus, SendKind
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.sending import control
+from distro.sending import schedule as scheduling
 from distro.sending.control import ControlResult
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.forecast import AudienceForecast, SendSummary, summarise_sends
+from distro.sending.schedule import Audience, ScheduledSend, SendRequest
 from distro.sending.test_copy import send_test_copy
 
 send = typer.Typer(
@@ -62,30 +62,64 @@ def schedule(
             "--no-tracking", help="No open pixel and no rewritten links in this send's emails."
         ),
     ] = False,
+    include_advance_recipients: Annotated[
+        bool,
+        typer.Option(
+            "--include-advance-recipients",
+            help="Also mail contacts who already received an advance copy of the release "
+            "(left out by default).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Schedule a send; prints its id. Without --at or --at-embargo it goes as soon as possible."""
+    """Schedule a send; prints its id, when it goes and whom it would reach now. Without --at
+    or --at-embargo it goes as soon as possible."""
     cli = state(ctx)
-    moment = parse_moment(at)[0] if at else None
-    created = schedule_send(
-        cli.engine,
-        cli.settings,
-        release_id=release_id,
-        audience=Audience(lists=list(list_names or []), where=where, segment=segment),
+    moment, zone_name = parse_moment(at) if at else (None, None)
+    request = SendRequest(
+        release_id,
+        Audience(lists=list(list_names or []), where=where, segment=segment),
         at=moment,
+        at_zone=zone_name,
         at_embargo=at_embargo,
         advance_copy=advance_copy,
         provider=provider,
         tracking=not no_tracking,
-        now=utcnow(),
+        include_advance_recipients=include_advance_recipients,
     )
+    scheduled = scheduling.schedule(cli.engine, cli.settings, request, utcnow())
     if as_json:
-        print_json({"send_id": created.id, "scheduled_at": created.scheduled_at.isoformat()})
+        print_json(scheduled.as_dict())
     else:
+        _print_scheduled(scheduled)
+
+
+def _print_scheduled(scheduled: ScheduledSend) -> None:
+    send = scheduled.send
+    console.print(
+        f"Scheduled send {send.id} ({SendKind(send.kind).label}) of release {send.release_id} "
+        f"for {scheduled.moment} via {send.provider}.",
+        markup=False,
+    )
+    console.print(f"Audience now: {_audience_line(scheduled.forecast)}.", markup=False)
+    if scheduled.forecast.left_out:
         console.print(
-            f"Scheduled send {created.id} for {show_moment(created.scheduled_at)} "
-            f"via {created.provider}."
+            f"  {scheduled.forecast.left_out} left out: they have an advance copy of this "
+            "release already (--include-advance-recipients mails them too).",
+            markup=False,
         )
+
+
+def _audience_line(forecast: AudienceForecast) -> str:
+    parts = [f"{forecast.audience} contacts"]
+    if forecast.suppressed:
+        parts.append(f"{forecast.suppressed} suppressed")
+    if forecast.left_out:
+        parts.append(f"{forecast.left_out} left out (advance copy)")
+    line = ", ".join(parts) + f": {forecast.to_send} to be mailed"
+    if forecast.opted_out:
+        line += f" ({forecast.opted_out} more opted out of a beat the segment names)"
+    return line
 
 
 @send.command("test")
@@ -119,42 +153,40 @@ def send_test_command(
 
 @send.command("list")
 def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """List sends, newest first."""
-    with Session(state(ctx).engine) as session:
-        rows = session.execute(
-            select(Send, Release.title)  # type: ignore[call-overload]
-            .join(Release, Release.id == Send.release_id)
-            .order_by(Send.id.desc())  # type: ignore[union-attr]
-        ).all()
+    """List sends, newest first: kind, status, when, and recipients (for a send not fired yet,
+    whom it would reach now)."""
+    cli = state(ctx)
+    summaries = summarise_sends(cli.engine, cli.settings.embargo.trusted_tag, utcnow())
     if as_json:
-        print_json(
-            [
-                {
-                    "send_id": s.id,
-                    "release_id": s.release_id,
-                    "release_title": title,
-                    "status": s.status,
-                    "scheduled_at": s.scheduled_at.isoformat(),
-                    "recipients": s.recipients,
-                    "provider": s.provider,
-                    "note": s.note,
-                }
-                for s, title in rows
-            ]
-        )
+        print_json([summary.as_dict() for summary in summaries])
         return
     print_table(
         "Sends",
-        ("id", "release", "status", "scheduled", "recipients", "provider"),
+        ("id", "release", "kind", "status", "scheduled", "recipients", "left out", "provider"),
         [
-            (s.id, title, s.status, show_moment(s.scheduled_at), s.recipients, s.provider)
-            for s, title in rows
+            (
+                s.send_id,
+                s.release_title,
+                SendKind(s.kind).label,
+                s.status,
+                show_moment(s.scheduled_at, s.zone),
+                _recipients(s),
+                s.left_out,
+                s.provider,
+            )
+            for s in summaries
         ],
     )
     # Notes say why a send is paused, missed, held or cancelled: whole lines, not a thin column.
-    for s, _title in rows:
+    for s in summaries:
         if s.note:
-            console.print(f"send {s.id} ({s.status}): {s.note}", markup=False)
+            console.print(f"send {s.send_id} ({s.status}): {s.note}", markup=False)
+
+
+def _recipients(summary: SendSummary) -> str:
+    if summary.recipients is None:
+        return "?"
+    return f"{summary.recipients} expected" if summary.expected else str(summary.recipients)
 
 
 @send.command("pause")
@@ -247,3 +279,15 @@ def _show(result: ControlResult, as_json: bool) -> None:
         )
     if result.note:
         console.print(f"  Note: {result.note}", markup=False)
+    rid = result.release_id
+    if result.release_status == ReleaseStatus.APPROVED:
+        console.print(
+            f"Release {rid} is approved again: none of its sends is left and nothing went out. "
+            f"`distro release reopen {rid}` makes it a draft to correct it.",
+            markup=False,
+        )
+    elif result.release_status == ReleaseStatus.SENT:
+        console.print(
+            f"Release {rid} is sent: none of its sends is left, and some of it went out.",
+            markup=False,
+        )

@@ -22,11 +22,19 @@ from distro.models.reporting import (
     ReportSnapshot,
     ReportTimeline,
 )
-from distro.models.sending import Message, MessageStatus, Send, SendStatus
+from distro.models.sending import (
+    HANDED_OVER,
+    Message,
+    MessageStatus,
+    Send,
+    SendKind,
+    SendStatus,
+)
 from distro.models.tracking import Event, EventType
 from distro.models.types import UTCDateTime, utcnow
 
 __all__ = [
+    "HANDED_OVER",
     "BeatOptOut",
     "Contact",
     "ContactBeat",
@@ -49,6 +57,7 @@ __all__ = [
     "ReportTimeline",
     "Segment",
     "Send",
+    "SendKind",
     "SendStatus",
     "Suppression",
     "SuppressionLog",

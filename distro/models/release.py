@@ -42,5 +42,8 @@ class Release(SQLModel, table=True):
     status: str = Field(default=ReleaseStatus.DRAFT, max_length=20)
     # When the first real send of it went out: the web copy is public from then (and the lift).
     published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When it was last taken back to draft (`distro release reopen`): advance copies sent before
+    # that were of an earlier version, so they no longer leave anyone out of a send.
+    reopened_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -21,6 +21,19 @@ class SendStatus(StrEnum):
     HELD = "held"  # the embargo guard stopped it at fire time
 
 
+class SendKind(StrEnum):
+    """What a send is for, fixed when it is scheduled; listings and reports name it."""
+
+    ADVANCE_COPY = "advance_copy"  # before the lift, with the embargo notice, to trusted contacts
+    AT_LIFT = "at_lift"  # at the embargo lift, following it when it moves
+    AT_TIME = "at_time"  # at a moment staff gave (or as soon as possible)
+    TEST = "test"  # `distro send test`: one [TEST] copy to one address
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").replace("at time", "at a time")
+
+
 class MessageStatus(StrEnum):
     QUEUED = "queued"  # waiting to be claimed (a lease may be on it)
     SENDING = "sending"  # handed to the provider; the answer is not recorded yet
@@ -34,7 +47,25 @@ class MessageStatus(StrEnum):
     UNSUBSCRIBED = "unsubscribed"
     FAILED = "failed"  # permanently refused, or out of attempts
     SUPPRESSED = "suppressed"  # never sent: the address is on the suppression list
+    # Never sent: the contact already received an advance copy of the release (last_error says
+    # which send); see distro.sending.advance.
+    LEFT_OUT = "left_out"
     UNCERTAIN = "uncertain"  # a worker died mid-hand-over: held for staff to decide
+
+
+# Statuses of a message the provider has accepted (whatever happened to it after).
+HANDED_OVER = frozenset(
+    {
+        MessageStatus.SENT,
+        MessageStatus.DEFERRED,
+        MessageStatus.DELIVERED,
+        MessageStatus.OPENED,
+        MessageStatus.CLICKED,
+        MessageStatus.BOUNCED,
+        MessageStatus.COMPLAINED,
+        MessageStatus.UNSUBSCRIBED,
+    }
+)
 
 
 class Send(SQLModel, table=True):
@@ -53,10 +84,22 @@ class Send(SQLModel, table=True):
     # True: an embargoed advance copy, carrying the embargo notice, to embargo-trusted contacts.
     embargo_notice: bool = False
     status: str = Field(default=SendStatus.SCHEDULED, max_length=20, index=True)
+    kind: str = Field(
+        default=SendKind.AT_TIME, max_length=20, sa_column_kwargs={"server_default": "at_time"}
+    )
+    # The IANA zone the moment was given in (the release's zone when none was), to show it back.
+    scheduled_tz: str = Field(
+        default="UTC", max_length=64, sa_column_kwargs={"server_default": "UTC"}
+    )
+    # False (the default): contacts who received an advance copy of the release are left out.
+    include_advance_recipients: bool = Field(
+        default=False, sa_column_kwargs={"server_default": text("false")}
+    )
     is_test: bool = False
     tracking: bool = True
     note: str = Field(default="", sa_type=Text)
-    recipients: int = 0
+    recipients: int = 0  # message rows when it fired, suppressed included, left out not
+    left_out: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,7 +2,13 @@
 
 Only approved releases can be scheduled, so a draft cannot go out by accident. Editing an approved
 release's content sends it back to draft for another approval; the embargo alone may still move
-while sends are scheduled, and sends that go "at the lift" move with it.
+while sends are scheduled, and sends that go "at the lift" move with it. A release whose sends
+are all cancelled before anything went out is approved again (``distro.releases.settle``), and
+``reopen`` takes an approved or withdrawn release back to draft, keeping its slug, so a mistake
+found after scheduling is corrected in place. Every refusal names the command that gets past it.
+
+These functions change the release they are given; the caller holds the release's workflow lock
+(``distro.releases.workflow`` does) and commits.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from distro.errors import EmbargoError, FieldError, ValidationError
 from distro.models import Message, MessageStatus, Release, ReleaseStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.releases.inputs import checked_fields
+from distro.releases.settle import cancel_commands, describe, live_sends
 
 ALLOWED: dict[str, frozenset[str]] = {
     ReleaseStatus.DRAFT: frozenset({ReleaseStatus.APPROVED, ReleaseStatus.WITHDRAWN}),
@@ -49,16 +56,28 @@ EMBARGO_FIELDS = frozenset({"embargo_at", "embargo_tz"})
 LINK_FIELDS = ("body_md", "boilerplate", "media_contacts", "asset_links")
 
 
+# How staff take a release to each status, for refusals that name the way.
+HOW: dict[str, str] = {
+    ReleaseStatus.DRAFT: "`distro release reopen {id}`",
+    ReleaseStatus.APPROVED: "`distro release approve {id}`",
+    ReleaseStatus.SCHEDULED: "`distro send schedule {id} --list NAME`",
+    ReleaseStatus.SENT: "when a send of it finishes",
+    ReleaseStatus.WITHDRAWN: "`distro release withdraw {id}`",
+}
+
+
 def move(release: Release, target: ReleaseStatus) -> None:
-    """Change the status, or raise ValidationError naming what is allowed instead."""
+    """Change the status, or raise ValidationError naming what is allowed instead and how."""
     if release.status == target:
         return
     allowed = ALLOWED[release.status]
     if target not in allowed:
-        options = ", ".join(sorted(allowed)) or "nothing"
+        options = ", ".join(
+            f"{status} ({HOW[status].format(id=release.id)})" for status in sorted(allowed)
+        )
         raise ValidationError(
             f"release {release.id} is {release.status}; it cannot become {target} "
-            f"(from {release.status} it can become: {options})"
+            f"(from {release.status} it can become: {options or 'nothing'})"
         )
     release.status = target
     release.updated_at = utcnow()
@@ -84,12 +103,14 @@ def edit_release(session: Session, release: Release, changes: dict[str, Any]) ->
         return outcome
     content = [name for name in changed if name in CONTENT_FIELDS]
     if release.status == ReleaseStatus.WITHDRAWN:
-        raise ValidationError(f"release {release.id} is withdrawn: it can no longer change")
+        raise ValidationError(
+            f"release {release.id} is withdrawn: make it a draft again with "
+            f"`distro release reopen {release.id}` to change it"
+        )
     if content and release.status in (ReleaseStatus.SCHEDULED, ReleaseStatus.SENT):
         # What journalists have, or are about to get, must match the stored release.
         raise ValidationError(
-            f"release {release.id} is {release.status}: only its embargo can change now "
-            f"(tried to change {', '.join(content)})"
+            f"{_frozen(session, release, 'edit')} (tried to change {', '.join(content)})"
         )
     for name in changed:
         setattr(release, name, changes[name])
@@ -132,9 +153,62 @@ def _ids(sends: Iterable[Send]) -> str:
     return ", ".join(str(s.id) for s in sends)
 
 
+def _frozen(session: Session, release: Release, instead: str) -> str:
+    """Why a scheduled or sent release's content cannot change, and what to do ``instead``."""
+    rid = release.id
+    if release.status == ReleaseStatus.SCHEDULED:
+        pending = live_sends(session.connection(), rid or 0)
+        return f"release {rid} is scheduled ({describe(pending)}): {cancel_commands(pending)}" + (
+            ", or change only the embargo"
+            if instead == "edit"
+            else f" first (if nothing of it went out, it is approved again and "
+            f"`distro release reopen {rid}` works)"
+        )
+    return (
+        f"release {rid} was sent and journalists have it as it is"
+        + (", so only its embargo can change" if instead == "edit" else "")
+        + f"; to send a corrected version, withdraw it (`distro release withdraw {rid}`), "
+        f"then `distro release reopen {rid}`"
+    )
+
+
+def reopen(session: Session, release: Release, now: datetime) -> None:
+    """Take an approved or withdrawn release back to draft, to be corrected and approved again.
+
+    It keeps its slug, so its web copy comes back at the same URL once it goes out again; until
+    then the web copy is unpublished (a withdrawn release's old recipients see a 404 meanwhile).
+    Advance copies sent before this no longer leave anyone out of a later send: they were of
+    the earlier version (see ``distro.sending.advance``).
+    """
+    rid = release.id
+    if release.status == ReleaseStatus.DRAFT:
+        raise ValidationError(
+            f"release {rid} is a draft already: change it with `distro release edit {rid}`, "
+            f"then `distro release approve {rid}`"
+        )
+    if release.status in (ReleaseStatus.SCHEDULED, ReleaseStatus.SENT):
+        raise ValidationError(_frozen(session, release, "reopen"))
+    move(release, ReleaseStatus.DRAFT)
+    release.published_at = None
+    release.reopened_at = now
+    session.add(release)
+
+
 def approve(release: Release) -> None:
     """Approve, after checking the stored links again: a release stored before distro refused
     a link (a ``javascript:`` asset, say) is held back until it is edited."""
+    if release.status == ReleaseStatus.APPROVED:
+        return
+    if release.status == ReleaseStatus.WITHDRAWN:
+        raise ValidationError(
+            f"release {release.id} is withdrawn: make it a draft again with "
+            f"`distro release reopen {release.id}`, then approve it"
+        )
+    if release.status in (ReleaseStatus.SCHEDULED, ReleaseStatus.SENT):
+        raise ValidationError(
+            f"release {release.id} is {release.status}, so it is approved already "
+            "(`distro send list` shows its sends)"
+        )
     try:
         checked_fields({name: getattr(release, name) for name in LINK_FIELDS})
     except FieldError as exc:
@@ -148,16 +222,20 @@ def approve(release: Release) -> None:
 def withdraw(session: Session, release: Release) -> list[int]:
     """Withdraw the release and cancel its sends that have not finished sending (scheduled,
     held, missed or paused); return their ids."""
-    move(release, ReleaseStatus.WITHDRAWN)
-    session.add(release)
+    # The sends' rows first, then the release's: the order in which a worker firing one of
+    # them takes the two, so the two transactions wait for each other instead of deadlocking.
     pending = session.exec(
-        select(col(Send.id)).where(
+        select(col(Send.id))
+        .where(
             Send.release_id == release.id,
             col(Send.status).in_(
                 [SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED, SendStatus.PAUSED]
             ),
         )
+        .with_for_update()
     ).all()
+    move(release, ReleaseStatus.WITHDRAWN)
+    session.add(release)
     if pending:
         session.execute(
             update(Send)
@@ -173,10 +251,17 @@ def withdraw(session: Session, release: Release) -> list[int]:
     return [i for i in pending if i is not None]
 
 
+def web_copy_exists(release: Release) -> bool:
+    """Whether the web copy exists at all (for recipients' signed links too): only for the
+    version being sent or sent. A draft, an approved release and a withdrawn one have none,
+    so a reopened release's earlier recipients cannot read the unapproved correction."""
+    return release.status in (ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
+
+
 def web_copy_is_public(release: Release, now: datetime) -> bool:
     """The web copy is public once the release went out and any embargo has lifted."""
     return (
-        release.status != ReleaseStatus.WITHDRAWN
+        web_copy_exists(release)
         and release.published_at is not None
         and release.published_at <= now
         and (release.embargo_at is None or release.embargo_at <= now)

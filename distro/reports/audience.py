@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from distro.db import reading, writing
 from distro.models import (
+    HANDED_OVER,
     Message,
     MessageStatus,
     ReportRollup,
@@ -36,19 +37,6 @@ ROLLUPS: Table = ReportRollup.__table__  # type: ignore[attr-defined]
 TIMELINE: Table = ReportTimeline.__table__  # type: ignore[attr-defined]
 SNAPSHOTS: Table = ReportSnapshot.__table__  # type: ignore[attr-defined]
 
-# Statuses of a message the provider has accepted (whatever happened to it after).
-HANDED_OVER = frozenset(
-    {
-        MessageStatus.SENT,
-        MessageStatus.DEFERRED,
-        MessageStatus.DELIVERED,
-        MessageStatus.OPENED,
-        MessageStatus.CLICKED,
-        MessageStatus.BOUNCED,
-        MessageStatus.COMPLAINED,
-        MessageStatus.UNSUBSCRIBED,
-    }
-)
 _SETTLED_SENDS = frozenset({SendStatus.SENT, SendStatus.CANCELLED})
 _KEY_STATUSES = (
     MessageStatus.QUEUED,

@@ -1,5 +1,6 @@
 """One pass over a send's messages: recipients and suppressed per outlet, beat, region,
-provider and domain, and hand-overs per minute.
+provider and domain, and hand-overs per minute. Rows left out (the contact had an advance copy)
+were never addressed and are not counted.
 
 PostgreSQL does it in one scan with ``GROUPING SETS``; SQLite, which has none, with one GROUP
 BY per dimension. Each distinct value (a beats array, a domain) is then converted once.
@@ -65,8 +66,8 @@ def _scan_sqlite(conn: Connection, send_id: int, *, audience: bool) -> Scan:
     for name, expression in _SQLITE_SETS.items():
         rows = conn.exec_driver_sql(
             f"SELECT {expression}, count(*), sum(status = ?) FROM messages "  # noqa: S608
-            "WHERE send_id = ? GROUP BY 1",
-            (MessageStatus.SUPPRESSED.value, send_id),
+            "WHERE send_id = ? AND status <> ? GROUP BY 1",
+            (MessageStatus.SUPPRESSED.value, send_id, MessageStatus.LEFT_OUT.value),
         )
         counted[name], suppressed[name] = Counter(), Counter()
         for value, n, n_suppressed in rows:
@@ -93,9 +94,9 @@ def _scan_postgresql(conn: Connection, send_id: int, *, audience: bool) -> Scan:
         "count(*) FILTER (WHERE status = %s) "
         "FROM (SELECT outlet, region, beats::text AS b, provider, "
         "split_part(email, '@', 2) AS domain, date_trunc('minute', sent_at) AS minute, status "
-        "FROM messages WHERE send_id = %s) AS m "
+        "FROM messages WHERE send_id = %s AND status <> %s) AS m "
         "GROUP BY GROUPING SETS ((), (outlet), (region), (b), (provider), (domain), (minute))",
-        (MessageStatus.SUPPRESSED.value, send_id),
+        (MessageStatus.SUPPRESSED.value, send_id, MessageStatus.LEFT_OUT.value),
     )
     counted: dict[str, Counter[Any]] = {name: Counter() for name in (*_PLAIN, "beat")}
     suppressed: dict[str, Counter[Any]] = {name: Counter() for name in counted}

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Table, func, select
 from distro.db import reading
 from distro.errors import NotFoundError
 from distro.models import (
+    HANDED_OVER,
     Message,
     MessageStatus,
     Release,
@@ -83,9 +84,11 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         links = _links(conn, send_id)
         reasons = _bounce_reasons(conn, send_id)
         refused = refused_counts(conn, [send_id]).get(send_id, 0)
-    recipients = sum(statuses.values())
+    # Left out (they had the advance copy) is not among the recipients: nothing was addressed.
+    left_out = statuses.get(MessageStatus.LEFT_OUT, 0)
+    recipients = sum(statuses.values()) - left_out
     suppressed = statuses.get(MessageStatus.SUPPRESSED, 0)
-    sent = sum(n for status, n in statuses.items() if status in audience.HANDED_OVER)
+    sent = sum(n for status, n in statuses.items() if status in HANDED_OVER)
     counts = Counts(
         **{
             **{name: getattr(whole, name) for name in COUNT_NAMES},
@@ -97,6 +100,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         send_id=send_id,
         release_id=head.release_id,
         release_title=head.title,
+        kind=head.kind,
         status=head.status,
         provider=head.provider,
         scheduled_at=head.scheduled_at,
@@ -105,6 +109,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         note=head.note,
         zone=zone or head.embargo_tz or "UTC",
         recipients=recipients,
+        left_out=left_out,
         suppressed=suppressed,
         pending=statuses.get(MessageStatus.QUEUED, 0) + statuses.get(MessageStatus.SENDING, 0),
         sent=sent,

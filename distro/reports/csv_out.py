@@ -20,6 +20,7 @@ from distro.reports.model import RecipientRow, SendReport
 HEADER = ("section", "item", "metric", "value")
 FUNNEL = (
     "recipients",
+    "left_out",
     "suppressed",
     "pending",
     "sent",
@@ -49,6 +50,7 @@ _SEND = (
     "send_id",
     "release_id",
     "release_title",
+    "kind",
     "status",
     "provider",
     "scheduled_at",

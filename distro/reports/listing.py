@@ -24,6 +24,7 @@ class SendLine:
     send_id: int
     release_id: int
     release_title: str
+    kind: str
     status: str
     provider: str
     scheduled_at: datetime
@@ -68,6 +69,7 @@ def list_sends(engine: Engine, *, status: str | None = None, limit: int = 50) ->
             s.c.id.label("send_id"),
             s.c.release_id,
             r.c.title.label("release_title"),
+            s.c.kind,
             s.c.status,
             s.c.provider,
             s.c.scheduled_at,

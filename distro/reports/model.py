@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from distro.models import SendKind
+
 
 def share(part: int, whole: int) -> float | None:
     """``part / whole``, or None when there is nothing to divide by."""
@@ -171,6 +173,7 @@ class SendReport:
     send_id: int
     release_id: int
     release_title: str
+    kind: str  # a SendKind: advance_copy, at_lift, at_time, test
     status: str
     provider: str
     scheduled_at: datetime
@@ -179,6 +182,7 @@ class SendReport:
     note: str
     zone: str  # the zone people see its times in
     recipients: int
+    left_out: int  # not among the recipients: they had an advance copy of the release
     suppressed: int
     pending: int
     sent: int
@@ -205,12 +209,17 @@ class SendReport:
         """What staff read about refused events, in every format that shows prose; "" for none."""
         return refused_note(self.refused_events, self.send_id)
 
+    @property
+    def kind_label(self) -> str:
+        return SendKind(self.kind).label
+
     def as_dict(self) -> dict[str, Any]:
         c = self.counts
         data: dict[str, Any] = {
             "send_id": self.send_id,
             "release_id": self.release_id,
             "release_title": self.release_title,
+            "kind": self.kind,
             "status": self.status,
             "provider": self.provider,
             "scheduled_at": _iso(self.scheduled_at),
@@ -219,6 +228,7 @@ class SendReport:
             "note": self.note,
             "zone": self.zone,
             "recipients": self.recipients,
+            "left_out": self.left_out,
             "suppressed": self.suppressed,
             "pending": self.pending,
             "sent": self.sent,

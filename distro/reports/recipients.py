@@ -65,8 +65,5 @@ def iter_recipients(engine: Engine, send_id: int, *, batch: int = 5000) -> Itera
 def _reason(status: str, outcome: str | None, error: str | None, suppression: str | None) -> str:
     if status == MessageStatus.SUPPRESSED:
         return f"suppressed: {suppression}" if suppression else "suppressed"
-    return (
-        outcome
-        or (error if status in (MessageStatus.FAILED, MessageStatus.UNCERTAIN) else "")
-        or ""
-    )
+    explained = (MessageStatus.FAILED, MessageStatus.UNCERTAIN, MessageStatus.LEFT_OUT)
+    return outcome or (error if status in explained else "") or ""

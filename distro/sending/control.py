@@ -19,11 +19,15 @@ pause             scheduled, sending                        paused
 resume            paused, started                           sending (held if embargoed)
 resume            paused, not started, moment ahead         scheduled
 resume            paused past its moment, missed, held      fired now (held if embargoed)
-cancel            scheduled, sending, paused, missed, held  cancelled; queued rows failed
+cancel            scheduled, sending, paused, missed, held  cancelled; queued rows failed;
+                                                            the release settled (see below)
 retry-failed      any but cancelled                         failed rows queued; sent->sending
 resolve --resend  any but cancelled                         uncertain rows queued; sent->sending
 resolve --drop    any                                       uncertain rows failed
 ================  ========================================  ====================================
+
+After a cancel, the release is settled (``distro.releases.settle``): when none of its sends can
+go out any more it is approved again (nothing went out) or sent (something may have).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from distro.db import writing
 from distro.errors import DistroError, EmbargoError, NotFoundError, ValidationError
 from distro.models import MessageStatus, ReleaseStatus, SendStatus
 from distro.releases import embargo
+from distro.releases.settle import settle_release
 from distro.sending.expand import SUPPRESSIONS, FireOutcome, fire_locked, held_note, lock_send
 from distro.sending.queue import CANCELLED_NOTE, MESSAGES, RELEASES, SENDS, finish_send
 
@@ -80,6 +85,9 @@ class ControlResult:
     counts: dict[str, int] = field(default_factory=dict)
     # retry-failed: the errors the requeued messages had, so the reason is not lost with them.
     previous_errors: dict[str, int] = field(default_factory=dict)
+    # cancel: the release's status when this left none of its sends live, else None.
+    release_id: int | None = None
+    release_status: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +98,8 @@ class ControlResult:
             "note": self.note,
             "counts": dict(self.counts),
             "previous_errors": dict(self.previous_errors),
+            "release_id": self.release_id,
+            "release_status": self.release_status,
         }
 
 
@@ -148,7 +158,10 @@ def _resume_locked(
 
 
 def cancel(engine: Engine, send_id: int, now: datetime) -> ControlResult:
-    """Stop a send for good; its queued rows are marked not sent, every other row is kept."""
+    """Stop a send for good; its queued rows are marked not sent, every other row is kept.
+
+    Then the release is settled, in a transaction of its own (see ``distro.releases.settle``
+    for why not in this one): cancelling its last live send makes it approved (or sent)."""
     with writing(engine) as conn:
         send = _locked(conn, send_id)
         _require(send, UNFINISHED, "cancelled")
@@ -175,7 +188,9 @@ def cancel(engine: Engine, send_id: int, now: datetime) -> ControlResult:
         _set_send(conn, send, status=SendStatus.CANCELLED, note=note, finished_at=now)
         result = _result(conn, send, "cancel", SendStatus.CANCELLED, note, "sending")
         kept = _count(conn, send_id) - not_sent
-        return _with_counts(result, not_sent=not_sent, uncertain=unknown, kept=kept)
+        result = _with_counts(result, not_sent=not_sent, uncertain=unknown, kept=kept)
+    settled = settle_release(engine, send.release_id, now)
+    return replace(result, release_id=send.release_id, release_status=settled)
 
 
 # --- retry-failed, resolve ---------------------------------------------------------------------

@@ -4,14 +4,16 @@ audience into one message row per recipient.
 Only the process that moves the send from ``scheduled`` to ``sending`` expands it (the row is
 locked and its status re-read inside the transaction), so several schedulers racing on the same
 send still produce one set of messages. Suppressed addresses get a row too, marked
-``suppressed``, so reports can say who was left out and why.
+``suppressed``, and so do contacts who received an advance copy of the release, marked
+``left_out`` with the send that reached them (unless the send includes them), so reports can say
+who was left out and why.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    cast,
     func,
     literal,
     select,
@@ -29,28 +32,32 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from distro.audience.targeting import audience_contact_ids, send_expression
+from distro.audience.targeting import audience_contact_ids, send_expression, tagged_contact_ids
 from distro.config import Settings
 from distro.db import writing
 from distro.errors import NotFoundError
 from distro.models import (
     Contact,
     ContactBeat,
-    ContactTag,
     MessageStatus,
     Release,
+    SendKind,
     SendStatus,
     Suppression,
     UTCDateTime,
 )
 from distro.releases import embargo
+from distro.sending import advance
 from distro.sending.queue import MESSAGES, SENDS, finish_send
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
-TAGS: Table = ContactTag.__table__  # type: ignore[attr-defined]
 BEATS: Table = ContactBeat.__table__  # type: ignore[attr-defined]
+
+
+# A left-out message's last_error, followed by the id of the advance copy's send.
+LEFT_OUT_REASON = "left out: received the advance copy in send "
 
 
 class FireOutcome(StrEnum):
@@ -121,11 +128,22 @@ def fire_locked(
         _set_status(conn, send_id, SendStatus.HELD, f"held: {exc}")
         return FireOutcome.HELD
     audience = audience_contact_ids(send.list_names, expression, now)
-    count = expand_audience(conn, send_id, audience, send.provider, now, trusted)
+    leave_out = (
+        send.kind != SendKind.ADVANCE_COPY
+        and not send.include_advance_recipients
+        and advance.anyone_received(conn, send.release_id)
+    )
+    left_out = advance.received(send.release_id) if leave_out else None
+    counted = expand_audience(conn, send_id, audience, send.provider, now, trusted, left_out)
     conn.execute(
         update(SENDS)
         .where(SENDS.c.id == send_id)
-        .values(status=SendStatus.SENDING, started_at=now, recipients=count)
+        .values(
+            status=SendStatus.SENDING,
+            started_at=now,
+            recipients=counted.recipients,
+            left_out=counted.left_out,
+        )
     )
     conn.execute(  # the web copy's publication starts with the first send that goes out
         update(RELEASES)
@@ -150,8 +168,9 @@ def _set_status(conn: Connection, send_id: int, status: SendStatus, note: str) -
     conn.execute(update(SENDS).where(SENDS.c.id == send_id).values(status=status, note=note))
 
 
-def tagged_contact_ids(tag: str) -> Select[tuple[int]]:
-    return select(TAGS.c.contact_id).where(TAGS.c.tag == tag)
+class Expanded(NamedTuple):
+    recipients: int  # message rows, suppressed ones included
+    left_out: int  # rows of contacts left out (not counted in ``recipients``)
 
 
 def expand_audience(
@@ -161,13 +180,30 @@ def expand_audience(
     provider: str,
     now: datetime,
     trusted_tag: str | None = None,
-) -> int:
-    """Insert one message per audience contact in a single INSERT ... SELECT; return the count.
+    left_out: Select[tuple[int, int]] | None = None,
+) -> Expanded:
+    """Insert one message per audience contact in a single INSERT ... SELECT; return the counts.
 
     With ``trusted_tag`` (an embargoed advance copy) only contacts carrying that tag are in it.
+    ``left_out`` gives (contact id, send id) of contacts who had an advance copy (see
+    ``distro.sending.advance.received``): their rows are ``left_out``, naming that send.
     """
     c, s = CONTACTS, SUPPRESSIONS
-    status = case((s.c.id.is_(None), MessageStatus.QUEUED), else_=MessageStatus.SUPPRESSED)
+    joined = c.outerjoin(s, s.c.email == c.c.email)
+    status: Any = case((s.c.id.is_(None), MessageStatus.QUEUED), else_=MessageStatus.SUPPRESSED)
+    extra_columns: list[str] = []
+    extra_values: list[Any] = []
+    if left_out is not None:
+        had = left_out.subquery()
+        joined = joined.outerjoin(had, had.c.contact_id == c.c.id)
+        status = case(
+            (s.c.id.is_not(None), MessageStatus.SUPPRESSED),
+            (had.c.via.is_not(None), MessageStatus.LEFT_OUT),
+            else_=MessageStatus.QUEUED,
+        )
+        reason = literal(LEFT_OUT_REASON, String()) + cast(had.c.via, String())
+        extra_columns.append("last_error")
+        extra_values.append(case((s.c.id.is_(None) & had.c.via.is_not(None), reason)))
     rows = (
         select(
             literal(send_id),
@@ -182,8 +218,9 @@ def expand_audience(
             c.c.outlet,
             c.c.region,
             _beats_of(conn, c.c.id),
+            *extra_values,
         )
-        .select_from(c.outerjoin(s, s.c.email == c.c.email))
+        .select_from(joined)
         .where(and_(c.c.id.in_(audience), c.c.status == "active"))
         .order_by(c.c.id)
     )
@@ -203,13 +240,18 @@ def expand_audience(
                 "outlet",
                 "region",
                 "beats",
+                *extra_columns,
             ],
             rows,
         )
     )
     # Counted, not taken from rowcount: SQLAlchemy reports -1 for INSERT ... SELECT on psycopg.
-    count = conn.scalar(select(func.count()).where(MESSAGES.c.send_id == send_id))
-    return int(count or 0)
+    m = MESSAGES
+    is_left_out = case((m.c.status == MessageStatus.LEFT_OUT, 1), else_=0)
+    total, left = conn.execute(
+        select(func.count(), func.coalesce(func.sum(is_left_out), 0)).where(m.c.send_id == send_id)
+    ).one()
+    return Expanded(int(total or 0) - int(left or 0), int(left or 0))
 
 
 def _beats_of(conn: Connection, contact_id: Any) -> Any:

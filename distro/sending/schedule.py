@@ -1,31 +1,44 @@
 """Scheduling a send: every check that can fail happens here, not at send time.
 
-The audience must name something and not be empty, the provider must be configured, the template
-must render for a real recipient of the audience, and the embargo must hold. The fire-time guard
-in ``distro.sending.expand`` checks the embargo again, because embargoes move.
+The audience must name something and reach someone (not all of it suppressed or left out for
+having the advance copy), the provider must be configured, the template must render for a real
+recipient of the audience, and the embargo must hold. The fire-time guard in
+``distro.sending.expand`` checks the embargo again, because embargoes move. What scheduling
+returns says whom the send would reach now (``distro.sending.forecast``) and when, in the zone
+the moment was given in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, Select, exists, func
 from sqlmodel import Session, col, select
 
 from distro.audience.lists import find_list
 from distro.audience.segments import parse
-from distro.audience.targeting import audience_contact_ids, send_expression
+from distro.audience.targeting import audience_contact_ids, send_expression, tagged_contact_ids
 from distro.config import Settings, secret_key
 from distro.errors import EmbargoError, ValidationError
-from distro.models import Contact, Release, ReleaseStatus, Send, SendStatus, Suppression
-from distro.moments import show_moment
+from distro.models import (
+    Contact,
+    Release,
+    ReleaseStatus,
+    Send,
+    SendKind,
+    SendStatus,
+    Suppression,
+)
+from distro.moments import show_moment, show_moment_and_utc
 from distro.providers import check_adapter
 from distro.releases.lifecycle import move
 from distro.releases.service import get_release
+from distro.releases.settle import lock_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
-from distro.sending.expand import tagged_contact_ids
+from distro.sending.forecast import AudienceForecast, Target, forecast
 from distro.tracking.links import LinkSigner
 
 SCHEDULABLE = (ReleaseStatus.APPROVED, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
@@ -56,6 +69,50 @@ class Audience:
         return " + ".join(parts)
 
 
+@dataclass(frozen=True)
+class SendRequest:
+    """What staff ask for when they schedule a send."""
+
+    release_id: int
+    audience: Audience
+    at: datetime | None = None  # None: as soon as possible, or at the lift under embargo
+    at_zone: str | None = None  # the zone ``at`` was given in, to show it back
+    at_embargo: bool = False
+    advance_copy: bool = False
+    provider: str | None = None
+    template: str = "release"
+    tracking: bool = True
+    include_advance_recipients: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduledSend:
+    """The stored send and its audience as it stands now."""
+
+    send: Send
+    forecast: AudienceForecast
+
+    @property
+    def moment(self) -> str:
+        """When it goes, in the zone it was entered in and in UTC."""
+        return show_moment_and_utc(self.send.scheduled_at, self.send.scheduled_tz)
+
+    def as_dict(self) -> dict[str, Any]:
+        send = self.send
+        return {
+            "send_id": send.id,
+            "release_id": send.release_id,
+            "kind": send.kind,
+            "status": send.status,
+            "scheduled_at": send.scheduled_at.isoformat(),
+            "zone": send.scheduled_tz,
+            "scheduled_local": self.moment,
+            "provider": send.provider,
+            "include_advance_recipients": send.include_advance_recipients,
+            **self.forecast.as_dict(),
+        }
+
+
 def schedule_send(
     engine: Engine,
     settings: Settings,
@@ -69,32 +126,64 @@ def schedule_send(
     provider: str | None = None,
     template: str = "release",
     tracking: bool = True,
+    include_advance_recipients: bool = False,
 ) -> Send:
-    """Validate and store a scheduled send.
+    """``schedule`` for callers that want only the stored send."""
+    request = SendRequest(
+        release_id,
+        audience,
+        at=at,
+        at_embargo=at_embargo,
+        advance_copy=advance_copy,
+        provider=provider,
+        template=template,
+        tracking=tracking,
+        include_advance_recipients=include_advance_recipients,
+    )
+    return schedule(engine, settings, request, now).send
+
+
+def schedule(
+    engine: Engine, settings: Settings, request: SendRequest, now: datetime
+) -> ScheduledSend:
+    """Validate and store a scheduled send; say whom it would reach now.
 
     ``advance_copy`` makes an embargoed advance copy: it carries the embargo notice, may go
-    before the lift, and only to contacts tagged ``embargo.trusted_tag``. ``tracking`` False
-    sends it without open pixel and rewritten links (so does ``tracking.enabled`` false).
+    before the lift, and only to contacts tagged ``embargo.trusted_tag``. Any other send leaves
+    out contacts who have an advance copy of the release, unless ``include_advance_recipients``.
+    ``tracking`` False sends it without open pixel and rewritten links (so does
+    ``tracking.enabled`` false).
     """
+    audience, release_id = request.audience, request.release_id
     audience.validate()
-    provider_name = provider or settings.sending.provider
+    if request.include_advance_recipients and request.advance_copy:
+        raise ValidationError(
+            "--include-advance-recipients is for the sends after an advance copy: "
+            "an advance copy leaves no one out"
+        )
+    provider_name = request.provider or settings.sending.provider
     check_adapter(settings, provider_name)
     with Session(engine, expire_on_commit=False) as session:
+        conn = session.connection()
+        lock_release(conn, release_id)  # no cancel settles the release meanwhile
         release = get_release(session, release_id)
-        if release.status not in SCHEDULABLE:
-            raise ValidationError(
-                f"release {release_id} is {release.status}: approve it first "
-                f"(`distro release approve {release_id}`)"
-                if release.status == ReleaseStatus.DRAFT
-                else f"release {release_id} is {release.status} and cannot be sent"
-            )
+        _check_schedulable(release)
         for name in audience.lists:
             find_list(session, name)
-        expression = send_expression(session.connection(), audience.where, audience.segment)
+        expression = send_expression(conn, audience.where, audience.segment)
         members = audience_contact_ids(audience.lists, expression, now)
-        if advance_copy:
-            _check_advance_copy(session, settings, release, members, at, at_embargo)
-        sample = _first_mailable(session, members, audience)
+        if request.advance_copy:
+            _check_advance_copy(session, settings, release, members, request.at, request.at_embargo)
+        target = Target(
+            release_id,
+            audience.lists,
+            expression,
+            advance_copy=request.advance_copy,
+            trusted_tag=settings.embargo.trusted_tag,
+            leave_out_advance=not request.include_advance_recipients,
+        )
+        expected = forecast(conn, target, now)
+        _check_reaches_someone(expected, audience)
         # Render once for a real recipient so template errors surface now, with their line.
         environment = make_environment(settings.templates.folder)
         Composer(
@@ -102,27 +191,33 @@ def schedule_send(
             environment,
             LinkSigner(secret_key(settings)),
             release,
-            template,
-            embargo_notice=advance_copy,
-            tracked_send=0 if tracking and settings.tracking.enabled else None,
-        ).render(0, sample)
-        if advance_copy:
-            moment, follows_embargo = (at or now), False
+            request.template,
+            embargo_notice=request.advance_copy,
+            tracked_send=0 if request.tracking and settings.tracking.enabled else None,
+        ).render(0, _first_mailable(session, members))
+        if request.advance_copy:
+            moment, follows_embargo = (request.at or now), False
+            kind = SendKind.ADVANCE_COPY
         else:
             moment, follows_embargo = _moment(
-                release.embargo_at, release.embargo_tz, now, at, at_embargo
+                release.embargo_at, release.embargo_tz, now, request.at, request.at_embargo
             )
+            kind = SendKind.AT_LIFT if follows_embargo else SendKind.AT_TIME
+        given_zone = request.at_zone if request.at is not None and not follows_embargo else None
         send = Send(
             release_id=release_id,
             list_names=list(audience.lists),
             where_expr=audience.where,
             segment_name=audience.segment,
             provider=provider_name,
-            template=template,
+            template=request.template,
             scheduled_at=moment,
+            scheduled_tz=given_zone or release.embargo_tz or "UTC",
             at_embargo=follows_embargo,
-            embargo_notice=advance_copy,
-            tracking=tracking,
+            embargo_notice=request.advance_copy,
+            kind=kind,
+            include_advance_recipients=request.include_advance_recipients,
+            tracking=request.tracking,
             status=SendStatus.SCHEDULED,
         )
         session.add(send)
@@ -130,7 +225,37 @@ def schedule_send(
             move(release, ReleaseStatus.SCHEDULED)
             session.add(release)
         session.commit()
-        return send
+        return ScheduledSend(send, expected)
+
+
+def _check_schedulable(release: Release) -> None:
+    if release.status in SCHEDULABLE:
+        return
+    rid = release.id
+    if release.status == ReleaseStatus.DRAFT:
+        raise ValidationError(
+            f"release {rid} is a draft: approve it first (`distro release approve {rid}`)"
+        )
+    raise ValidationError(
+        f"release {rid} is withdrawn and cannot be sent: make it a draft again with "
+        f"`distro release reopen {rid}`, approve it, then schedule it"
+    )
+
+
+def _check_reaches_someone(expected: AudienceForecast, audience: Audience) -> None:
+    if expected.to_send:
+        return
+    if not expected.audience:
+        reason = "is empty"
+    elif not expected.left_out:
+        reason = f"has {expected.audience} contacts, all of them suppressed"
+    else:
+        reason = (
+            f"has {expected.audience} contacts: {expected.suppressed} suppressed and "
+            f"{expected.left_out} with an advance copy of the release already (add "
+            "--include-advance-recipients to send them this one too)"
+        )
+    raise ValidationError(f"the audience ({audience.describe()}) {reason}")
 
 
 def _check_advance_copy(
@@ -161,7 +286,9 @@ def _check_advance_copy(
         )
 
 
-def _first_mailable(session: Session, members: Select[tuple[int]], audience: Audience) -> Contact:
+def _first_mailable(session: Session, members: Select[tuple[int]]) -> Contact:
+    """A contact of the audience to render the template for (``_check_reaches_someone`` made
+    sure there is one)."""
     suppressed = exists().where(col(Suppression.email) == col(Contact.email))
     query = (
         select(Contact)
@@ -170,12 +297,7 @@ def _first_mailable(session: Session, members: Select[tuple[int]], audience: Aud
         .order_by(col(Contact.id))
         .limit(1)
     )
-    contact = session.exec(query).first()
-    if contact is None:
-        total = session.exec(select(func.count()).select_from(members.subquery())).one()
-        reason = "is empty" if not total else f"has {total} contacts, all of them suppressed"
-        raise ValidationError(f"the audience ({audience.describe()}) {reason}")
-    return contact
+    return session.exec(query).one()
 
 
 def _moment(

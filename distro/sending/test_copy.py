@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from distro.config import Settings, secret_key
 from distro.errors import ProviderError, ValidationError
-from distro.models import Contact, Send, SendStatus
+from distro.models import Contact, Send, SendKind, SendStatus
 from distro.models.types import utcnow
 from distro.providers import build_provider
 from distro.releases.service import get_release
@@ -67,6 +67,7 @@ def send_test_copy(
             finished_at=now,
             status=SendStatus.SENT,
             is_test=True,
+            kind=SendKind.TEST,
             embargo_notice=advance_copy,
             recipients=1,
             note=f"test copy to {email} (provider id {result.provider_message_id})",

@@ -3,7 +3,8 @@
 Before the release is public (sent, and any embargo lifted) the page is a 404 to everyone except
 recipients, whose emails link to it with a signed token naming their message; they see it with
 an embargo banner, and the page is marked noindex. After the lift it is public at the same URL.
-A withdrawn release is gone for everyone.
+A withdrawn release is gone for everyone, and so is one reopened as a draft to be corrected until
+it goes out again (``lifecycle.web_copy_exists``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from distro.models import Message, Release, ReleaseStatus, Send
+from distro.models import Message, Release, Send
 from distro.models.types import utcnow
 from distro.releases.embargo import notice_text
-from distro.releases.lifecycle import web_copy_is_public
+from distro.releases.lifecycle import web_copy_exists, web_copy_is_public
 from distro.sending.compose import release_context
 from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
@@ -42,7 +43,7 @@ def _page(context: AppContext, slug: str, token: str | None) -> HTMLResponse:
     now = utcnow()
     with Session(context.engine) as session:
         release = session.exec(select(Release).where(Release.slug == slug)).first()
-        if release is None or release.status == ReleaseStatus.WITHDRAWN:
+        if release is None or not web_copy_exists(release):
             return _not_found(context)
         public = web_copy_is_public(release, now)
         if not public and not (token and _recipient_of(context, session, release, token)):

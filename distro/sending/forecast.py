@@ -1,0 +1,194 @@
+"""A send's audience as it stands now: who it would reach, who is suppressed, who is left out.
+
+``send schedule`` prints it and ``send list`` shows it for sends not fired yet; both count what
+expansion (``distro.sending.expand``) would insert if the send fired now, with the same rules:
+active contacts of its lists and segment, embargo-trusted ones only for an advance copy,
+suppressed addresses recorded as such, and contacts who have (or are due to get) an advance copy
+of the release left out unless the send includes them. Contacts a beat segment leaves out
+because they opted out of a beat it names are counted apart; they are not in the audience.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, Select, Table, and_, case, func, literal, select
+
+from distro.audience.targeting import audience_contact_ids, send_expression, tagged_contact_ids
+from distro.db import reading
+from distro.errors import NotFoundError
+from distro.models import Contact, Release, Send, SendKind, SendStatus, Suppression
+from distro.sending import advance
+
+CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
+SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
+SENDS: Table = Send.__table__  # type: ignore[attr-defined]
+RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceForecast:
+    audience: int  # active contacts the send names now
+    suppressed: int  # of them, on the suppression list: recorded, never mailed
+    left_out: int  # of them, not suppressed, with an advance copy of the release already
+    opted_out: int  # not in the audience: opted out of a beat its segment names
+
+    @property
+    def recipients(self) -> int:
+        """Its message rows if it fired now (what ``send list`` and reports call recipients)."""
+        return self.audience - self.left_out
+
+    @property
+    def to_send(self) -> int:
+        return self.audience - self.left_out - self.suppressed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "recipients": self.recipients, "to_send": self.to_send}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a send is addressed to, as stored on it."""
+
+    release_id: int
+    lists: Sequence[str]
+    expression: str | None  # the inline or saved segment's expression
+    advance_copy: bool  # an advance copy: only contacts tagged ``trusted_tag``
+    trusted_tag: str  # embargo.trusted_tag
+    leave_out_advance: bool  # leave out who has an advance copy of the release
+
+    @property
+    def only_tag(self) -> str | None:
+        return self.trusted_tag if self.advance_copy else None
+
+
+def forecast(conn: Connection, target: Target, now: datetime) -> AudienceForecast:
+    c, s = CONTACTS, SUPPRESSIONS
+    members = audience_contact_ids(target.lists, target.expression, now)
+    suppressed = s.c.id.is_not(None)
+    if target.leave_out_advance and not target.advance_copy:
+        expected = advance.expected(conn, target.release_id, target.trusted_tag, now)
+        has_copy = c.c.id.in_(expected)
+        left_out: Any = func.sum(case((and_(~suppressed, has_copy), 1), else_=0))
+    else:
+        left_out = literal(0)
+    row = conn.execute(
+        select(func.count(), func.sum(case((suppressed, 1), else_=0)), left_out)
+        .select_from(c.outerjoin(s, s.c.email == c.c.email))
+        .where(*_addressed(members, target.only_tag))
+    ).one()
+    audience = int(row[0] or 0)
+    opted_out = 0
+    if target.expression:
+        everyone = audience_contact_ids(target.lists, target.expression, now, honour_opt_outs=False)
+        opted_out = _count(conn, everyone, target.only_tag) - audience
+    return AudienceForecast(audience, int(row[1] or 0), int(row[2] or 0), opted_out)
+
+
+def _addressed(members: Select[tuple[int]], trusted_tag: str | None) -> list[Any]:
+    """The conditions expansion puts on the contacts it inserts."""
+    c = CONTACTS
+    conditions: list[Any] = [c.c.id.in_(members), c.c.status == "active"]
+    if trusted_tag is not None:
+        conditions.append(c.c.id.in_(tagged_contact_ids(trusted_tag)))
+    return conditions
+
+
+def _count(conn: Connection, members: Select[tuple[int]], trusted_tag: str | None) -> int:
+    query = select(func.count()).select_from(CONTACTS).where(*_addressed(members, trusted_tag))
+    return int(conn.scalar(query) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SendSummary:
+    """One line of ``distro send list``: a fired send's recipients as expanded, or the
+    forecast of one not fired yet (``expected``)."""
+
+    send_id: int
+    release_id: int
+    release_title: str
+    kind: str
+    status: str
+    scheduled_at: datetime
+    zone: str
+    provider: str
+    note: str
+    recipients: int | None  # None: cannot be worked out now (its saved segment is gone)
+    left_out: int
+    expected: bool
+    forecast: AudienceForecast | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "send_id": self.send_id,
+            "release_id": self.release_id,
+            "release_title": self.release_title,
+            "kind": self.kind,
+            "status": self.status,
+            "scheduled_at": self.scheduled_at.isoformat(),
+            "zone": self.zone,
+            "recipients": self.recipients,
+            "left_out": self.left_out,
+            "expected": self.expected,
+            "forecast": self.forecast.as_dict() if self.forecast else None,
+            "provider": self.provider,
+            "note": self.note,
+        }
+
+
+# Sends that have not fired and may still: their audience is a forecast.
+_WAITING = (SendStatus.SCHEDULED, SendStatus.PAUSED, SendStatus.MISSED, SendStatus.HELD)
+
+
+def summarise_sends(engine: Engine, trusted_tag: str, now: datetime) -> list[SendSummary]:
+    """Every send, newest first, with the audience it reached or would reach now."""
+    s, r = SENDS, RELEASES
+    with reading(engine) as conn:
+        rows = conn.execute(
+            select(s, r.c.title, r.c.embargo_tz)
+            .join(r, r.c.id == s.c.release_id)
+            .order_by(s.c.id.desc())
+        ).all()
+        return [_summary(conn, row, trusted_tag, now) for row in rows]
+
+
+def _summary(conn: Connection, row: Row[Any], trusted_tag: str, now: datetime) -> SendSummary:
+    expected = row.started_at is None and row.status in _WAITING
+    ahead: AudienceForecast | None = None
+    recipients: int | None = row.recipients
+    left_out = row.left_out
+    if expected:
+        try:
+            ahead = forecast(conn, _target(conn, row, trusted_tag), now)
+            recipients, left_out = ahead.recipients, ahead.left_out
+        except NotFoundError:
+            recipients = None
+    return SendSummary(
+        send_id=row.id,
+        release_id=row.release_id,
+        release_title=row.title,
+        kind=row.kind,
+        status=row.status,
+        scheduled_at=row.scheduled_at,
+        zone=(row.embargo_tz if row.at_embargo else row.scheduled_tz) or "UTC",
+        provider=row.provider,
+        note=row.note,
+        recipients=recipients,
+        left_out=left_out,
+        expected=expected,
+        forecast=ahead,
+    )
+
+
+def _target(conn: Connection, row: Row[Any], trusted_tag: str) -> Target:
+    return Target(
+        row.release_id,
+        row.list_names or [],
+        send_expression(conn, row.where_expr, row.segment_name),
+        advance_copy=row.kind == SendKind.ADVANCE_COPY,
+        trusted_tag=trusted_tag,
+        leave_out_advance=not row.include_advance_recipients,
+    )
