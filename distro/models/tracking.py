@@ -24,6 +24,12 @@ class EventType(StrEnum):
     CLICKED = "clicked"
     COMPLAINED = "complained"
     UNSUBSCRIBED = "unsubscribed"
+    # A provider reports the address may be mailed again (Postmark reactivation, SendGrid
+    # group_resubscribe): recorded for staff, it lifts no suppression by itself.
+    RESUBSCRIBED = "resubscribed"
+    # Informational provider notices (auto-replies, address changes, challenge mails): kept,
+    # never moving a message or suppressing an address.
+    OTHER = "other"
 
 
 class Event(SQLModel, table=True):

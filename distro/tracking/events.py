@@ -63,6 +63,10 @@ class NormalisedEvent:
     # proves ``message_id``; a provider's event must also report the message's recipient
     # (``distro.tracking.matching``).
     signed_link: bool = False
+    # True for a provider record that names no address but a provider message id that is one
+    # message's alone (Postmark's Unsubscribe bounce records): that message's recipient is the
+    # event's. Our own id is never enough for this (see distro.tracking.matching).
+    recipient_of_message: bool = False
 
 
 # A message's status is the furthest thing that happened to it; events never move it back.

@@ -14,7 +14,10 @@ recipient. One that names a message of ours with another recipient, or with none
 ``Refused``: stored without a message, with the message it claimed and why, so it never moves
 a message or suppresses an address, and staff see it counted (``distro report``, ``distro
 sends``) and listed (``distro events refused``). Events from our own signed links
-(``NormalisedEvent.signed_link``) need no recipient: the signature proves the message.
+(``NormalisedEvent.signed_link``) need no recipient: the signature proves the message; nor
+does a provider record that names no address but a provider message id that belongs to exactly
+one message (``NormalisedEvent.recipient_of_message``, Postmark's Unsubscribe records): the
+provider assigned that id, so nobody else's mail can carry it.
 
 Addresses are compared the way distro keys them: trimmed, a display name ("Jo <jo@x>") left
 out, lower-cased as a whole (distro's contacts are lower-cased whole, so ``Jo@X`` and ``jo@x``
@@ -119,6 +122,8 @@ def _pick(candidates: list[Match], event: NormalisedEvent) -> Match | Refused:
     """The one of the messages sharing a provider id that went to the event's recipient."""
     first = candidates[0]
     recipient = address_key(event.recipient)
+    if not recipient and event.recipient_of_message and len(candidates) == 1:
+        return first  # the provider's id is this one message's: its recipient is the event's
     if not recipient:
         return Refused(first, f"names message {first.id} by its provider id and no recipient")
     chosen = next((c for c in candidates if address_key(c.email) == recipient), None)

@@ -16,6 +16,7 @@ from typing import Any
 
 from distro.errors import WebhookPayloadError
 from distro.models import EventType
+from distro.models.types import utcnow
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.events import NormalisedEvent
 from distro.tracking.payloads import (
@@ -28,17 +29,45 @@ from distro.tracking.payloads import (
     text,
 )
 
-# Postmark bounce Type -> (normalised type, bounce kind); anything unlisted is a soft bounce.
+#: Every bounce ``Type`` Postmark documents -> (normalised type, bounce kind), chosen one by one:
+#: only what says the address is gone (hard), the recipient's own complaint or opt-out
+#: suppresses at once; soft bounces count towards the soft-bounce limit; a refusal of our
+#: sending (DMARC, blocks, API errors) fails the message without blaming the address; notices
+#: that are not a delivery outcome (auto-replies, challenge mails, address changes) are OTHER.
+#: A type Postmark adds later is read as a soft bounce, the cautious guess for a bounce record.
 BOUNCE_TYPES: dict[str, tuple[EventType, str]] = {
     "HardBounce": (EventType.BOUNCED, "hard"),
     "BadEmailAddress": (EventType.BOUNCED, "hard"),
+    # Deactivated by hand in Postmark: it will not send there, as after a hard bounce.
     "ManuallyDeactivated": (EventType.BOUNCED, "hard"),
     "SoftBounce": (EventType.BOUNCED, "soft"),
-    "Transient": (EventType.DEFERRED, "soft"),
+    "Transient": (EventType.DEFERRED, ""),
     "DnsError": (EventType.BOUNCED, "soft"),
-    "Blocked": (EventType.REJECTED, "blocked"),
+    "Unknown": (EventType.BOUNCED, "soft"),
+    # Refused for its content (spam filter, virus scanner): this message, not the address.
+    "SpamNotification": (EventType.BOUNCED, "soft"),
+    "VirusNotification": (EventType.BOUNCED, "soft"),
+    "Blocked": (EventType.REJECTED, ""),
+    "DMARCPolicy": (EventType.REJECTED, ""),
+    "SMTPApiError": (EventType.FAILED, ""),
+    "TemplateRenderingFailed": (EventType.FAILED, ""),
     "SpamComplaint": (EventType.COMPLAINED, ""),
-    "SpamNotification": (EventType.COMPLAINED, ""),
+    "Unsubscribe": (EventType.UNSUBSCRIBED, ""),
+    # A reply asking to be subscribed: staff decide, nothing is lifted.
+    "Subscribe": (EventType.RESUBSCRIBED, ""),
+    "AutoResponder": (EventType.OTHER, ""),
+    "AddressChange": (EventType.OTHER, ""),
+    "OpenRelayTest": (EventType.OTHER, ""),
+    "ChallengeVerification": (EventType.OTHER, ""),
+    "Unconfirmed": (EventType.OTHER, ""),
+    "InboundError": (EventType.OTHER, ""),
+}
+
+#: A SubscriptionChange's ``SuppressionReason`` -> the event it stands for (with bounce kind).
+SUPPRESSION_REASONS: dict[str, tuple[EventType, str]] = {
+    "HardBounce": (EventType.BOUNCED, "hard"),
+    "SpamComplaint": (EventType.COMPLAINED, ""),
+    "ManualSuppression": (EventType.UNSUBSCRIBED, ""),
 }
 
 
@@ -73,8 +102,6 @@ def parse(payload: Any) -> list[NormalisedEvent]:
     if parser is None:
         raise WebhookPayloadError(f"unknown RecordType {record_type[:100]!r}")
     event = parser(payload)
-    if event is None:
-        return []
     event.detail["raw"] = payload
     return [event]
 
@@ -102,25 +129,47 @@ def _delivery(p: Mapping[str, Any]) -> NormalisedEvent:
 
 
 def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
+    """A bounce record. Postmark's ``Unsubscribe`` and ``Subscribe`` records (replies it read)
+    may carry no ``Email`` and no ``BouncedAt``: the recipient is then the one message the
+    ``MessageID`` names, and the moment another time field or now."""
     kind = text(p.get("Type"))
     event_type, bounce_type = BOUNCE_TYPES.get(kind, (EventType.BOUNCED, "soft"))
     details = text(p.get("Details"))
     detail = {
-        "bounce_type": bounce_type if event_type == EventType.BOUNCED else "",
+        "bounce_type": bounce_type,
         "reason": kind,
         "description": text(p.get("Description")),
         "mta_response": details,
         "status": enhanced_status(details),
     }
+    if event_type == EventType.UNSUBSCRIBED:
+        detail["scope"] = "all"
+    recipient = text(p.get("Email")) or text(p.get("Recipient"))
+    provider_message_id = text(p.get("MessageID"))
+    if not recipient and not provider_message_id:
+        raise WebhookPayloadError("Email is missing (and no MessageID to find the recipient by)")
+    record_id = text(p.get("ID"))
+    if not record_id and not provider_message_id:
+        raise WebhookPayloadError("ID is missing")
     return NormalisedEvent(
         type=event_type,
-        provider_event_id=f"Bounce:{required(p, 'ID')}",
-        occurred_at=_moment(p, "BouncedAt"),
-        recipient=required(p, "Email"),
-        provider_message_id=text(p.get("MessageID")) or None,
-        message_id=_own_id(p),
+        provider_event_id=f"Bounce:{record_id}" if record_id else f"{kind}:{provider_message_id}",
+        occurred_at=_first_moment(p, "BouncedAt", "ReceivedAt", "ChangedAt"),
+        recipient=recipient,
+        provider_message_id=provider_message_id or None,
+        # With no address, our own id (metadata anyone sending could set) proves nothing.
+        message_id=_own_id(p) if recipient else None,
         detail=compact(detail),
+        recipient_of_message=not recipient,
     )
+
+
+def _first_moment(p: Mapping[str, Any], *keys: str) -> datetime:
+    """The first of ``keys`` present, read strictly; now when there is none."""
+    for key in keys:
+        if p.get(key) not in (None, ""):
+            return _moment(p, key)
+    return utcnow()
 
 
 def _complaint(p: Mapping[str, Any]) -> NormalisedEvent:
@@ -164,19 +213,40 @@ def _click(p: Mapping[str, Any]) -> NormalisedEvent:
     )
 
 
-def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent | None:
-    if not p.get("SuppressSending"):
-        return None  # a re-activation: nothing to record against a message
+def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent:
+    """An address added to or removed from a stream's suppression list. Added: the event its
+    ``SuppressionReason`` names (a hard bounce suppresses as one). Removed (``SuppressSending``
+    false, a reactivation): RESUBSCRIBED, recorded for staff, lifting nothing here."""
     message_id = text(p.get("MessageID"))
     changed = required(p, "ChangedAt")
+    reason = text(p.get("SuppressionReason"))
+    origin = text(p.get("Origin"))
+    suppressing = p.get("SuppressSending") is True
+    if suppressing:
+        event_type, bounce_type = SUPPRESSION_REASONS.get(reason, (EventType.UNSUBSCRIBED, ""))
+    else:
+        event_type, bounce_type = EventType.RESUBSCRIBED, ""
+    detail = {
+        "bounce_type": bounce_type,
+        "scope": "all" if event_type == EventType.UNSUBSCRIBED else "",
+        "reason": reason,
+        "origin": origin,
+        "description": (
+            f"Postmark suppression ({reason or 'no reason'}, by {origin or 'unknown'})"
+            if suppressing
+            else f"Postmark reactivation (by {origin or 'unknown'})"
+        ),
+    }
     return NormalisedEvent(
-        type=EventType.UNSUBSCRIBED,
-        provider_event_id=f"SubscriptionChange:{message_id}:{changed}",
+        type=event_type,
+        # The id suppressions always had; a reactivation at the same moment is another event.
+        provider_event_id=f"SubscriptionChange:{message_id}:{changed}"
+        + ("" if suppressing else ":reactivated"),
         occurred_at=_moment(p, "ChangedAt"),
         recipient=required(p, "Recipient"),
         provider_message_id=message_id or None,
         message_id=_own_id(p),
-        detail={"scope": "all", "description": text(p.get("SuppressionReason"))},
+        detail=compact(detail),
     )
 
 
@@ -186,7 +256,7 @@ def _engagement(p: Mapping[str, Any]) -> dict[str, Any]:
     return compact({"user_agent": text(p.get("UserAgent")), "ip": text(ip)})
 
 
-_PARSERS: dict[str, Callable[[Mapping[str, Any]], NormalisedEvent | None]] = {
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], NormalisedEvent]] = {
     "Delivery": _delivery,
     "Bounce": _bounce,
     "SpamComplaint": _complaint,
