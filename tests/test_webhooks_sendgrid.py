@@ -196,7 +196,8 @@ def test_unknown_messages_are_kept_and_odd_elements_skipped(
         sg_event("delivered", "stranger@else.example", 987_654),
         {"event": "delivered", "email": "x@y.example"},  # no timestamp: skipped, logged
         "not an event",
-        sg_event("group_resubscribe", "stranger@else.example", None),  # nothing to record
+        # A kind with no message outcome (or one SendGrid adds later): nothing to record.
+        sg_event("account_status_change", "stranger@else.example", None),
     ]
     answer = post(live, keys[0], batch)
     assert answer.status_code == 200
@@ -275,8 +276,9 @@ def test_parse_maps_every_documented_event() -> None:
         + [sg_event("group_resubscribe", "a@x.example", 7)]
     )
     assert skipped == []
-    assert [str(e.type) for e in events] == [*kinds.values(), "bounced"]
-    assert events[-1].detail["bounce_type"] == "soft"  # blocked: SendGrid's temporary bounce
+    # group_resubscribe is recorded (for staff), lifting nothing.
+    assert [str(e.type) for e in events] == [*kinds.values(), "bounced", "resubscribed"]
+    assert events[-2].detail["bounce_type"] == "soft"  # blocked: SendGrid's temporary bounce
     assert events[1].detail["reason"] == "Bounced Address"
     assert events[8].detail["description"] == "SendGrid unsubscribe group 12"
     assert all(e.message_id == 7 and e.provider_message_id == X_MESSAGE_ID for e in events)

@@ -228,7 +228,11 @@ class SesWebhooks:
         if kind == "UnsubscribeConfirmation":
             log.warning("SNS topic %s unsubscribed %s's endpoint", topic, account.name)
             return Received(account.name, [], answer={"acknowledged": kind})
-        events = ses.parse(load_json(str(message.get("Message", "")).encode()), _id(message))
+        text = str(message.get("Message", ""))
+        if ses.is_topic_validation(text):
+            log.info("SES validated SNS topic %s for %s", topic, account.name)
+            return Received(account.name, [], answer={"acknowledged": "topic validation"})
+        events = ses.parse(load_json(text.encode()), _id(message))
         return Received(account.name, events)
 
     def _confirm(self, account: SesAccount, message: Mapping[str, Any]) -> Received:

@@ -84,6 +84,16 @@ def _tags(value: Any) -> dict[str, Any]:
     return {}
 
 
+#: Bounce ``type`` values that say the address may yet take mail (compared lower-cased).
+SOFT_BOUNCE_TYPES = frozenset({"transient", "temporary", "soft", "undetermined"})
+
+
+def _bounce_type(kind: str) -> str:
+    """Resend's ``email.bounced`` is a permanent bounce unless its ``type`` says otherwise:
+    real bodies carry only a ``message`` ("... sent a hard bounce ...") as often as a type."""
+    return "soft" if kind.strip().lower() in SOFT_BOUNCE_TYPES else "hard"
+
+
 def _detail(kind: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
     if kind == EventType.BOUNCED:
         bounce = optional_object(data.get("bounce"))
@@ -95,8 +105,7 @@ def _detail(kind: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
         )
         return compact(
             {
-                # Permanent is a hard bounce; Transient and Undetermined may yet succeed.
-                "bounce_type": "hard" if text(bounce.get("type")) == "Permanent" else "soft",
+                "bounce_type": _bounce_type(text(bounce.get("type"))),
                 "reason": text(bounce.get("subType")) or text(bounce.get("type")),
                 "description": text(bounce.get("message")),
                 "mta_response": response,

@@ -71,6 +71,12 @@ def _unsubscribe(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
     return EventType.UNSUBSCRIBED, {"scope": "all", "description": description}
 
 
+def _resubscribe(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+    group = text(e.get("asm_group_id"))
+    description = f"SendGrid resubscribe group {group}" if group else "SendGrid resubscribe"
+    return EventType.RESUBSCRIBED, {"description": description}
+
+
 DETAILS: dict[str, Detail] = {
     "processed": _plain(EventType.SENT),
     "dropped": _dropped,
@@ -83,9 +89,9 @@ DETAILS: dict[str, Detail] = {
     # distro sends with no unsubscribe groups, so a group opt-out is a wish to hear no more.
     "unsubscribe": _unsubscribe,
     "group_unsubscribe": _unsubscribe,
+    # Recorded for staff; a re-subscription does not lift a suppression by itself.
+    "group_resubscribe": _resubscribe,
 }
-#: Events with nothing to record: a re-subscription does not lift a suppression by itself.
-IGNORED = frozenset({"group_resubscribe"})
 
 
 def parse(payload: Any) -> Parsed:
@@ -115,7 +121,7 @@ def parse_event(element: Any) -> NormalisedEvent | None:
     name = text(element.get("event"))
     detail = DETAILS.get(name)
     if detail is None:
-        if name:  # IGNORED, or a kind SendGrid may add later: nothing we know to record
+        if name:  # a kind SendGrid may add later: nothing we know to record
             return None
         raise WebhookPayloadError("event is missing")
     recipient = text(element.get("email"))

@@ -37,6 +37,15 @@ Reader = Callable[[Mapping[str, Any], Mapping[str, Any], list[str]], list[Part]]
 IGNORED = frozenset({"AmazonSnsSubscriptionSucceeded"})
 
 
+#: The plain-text notification SES publishes once when a topic is set as an event destination.
+TOPIC_VALIDATION = "Successfully validated SNS topic for Amazon SES event publishing."
+
+
+def is_topic_validation(message: str) -> bool:
+    """True for SES's plain-text "topic validated" notice: acknowledged, nothing to store."""
+    return message.strip() == TOPIC_VALIDATION
+
+
 def parse(ses_event: Any, notification_id: str) -> list[NormalisedEvent]:
     """Normalise one SES event; WebhookPayloadError if it cannot be read."""
     event = as_object(ses_event, "Message")
