@@ -18,266 +18,82 @@ Grammar (keywords, field and function names are case-insensitive; custom keys ar
     DURATION   := digits ("h" | "d" | "w")          e.g. 12h, 30d, 2w
 
 Strings take double or single quotes and the escapes \\ \" \' \n \r \t \uXXXX. Every mistake
-raises :class:`SegmentError` naming the 1-based column it was found at.
+raises :class:`SegmentError` naming the 1-based column it was found at, and so does an expression
+over a limit of :mod:`distro.audience.segment_limits` (length, conditions, depth), checked while
+it is read so that no input can make the parser recurse without bound.
+
+The tokenizer lives in :mod:`distro.audience.segment_tokens`, the nodes and the printer in
+:mod:`distro.audience.segment_ast`; this module re-exports them so callers import from one place.
 """
 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal, TypeAlias
 
-from distro.errors import ValidationError
+from distro.audience.segment_ast import (
+    UNITS,
+    And,
+    Compare,
+    CompareOp,
+    Duration,
+    Engaged,
+    Engagement,
+    Field,
+    Has,
+    InList,
+    InSet,
+    MultiField,
+    Node,
+    Not,
+    Or,
+    Received,
+    Unit,
+    unparse,
+)
+from distro.audience.segment_limits import Budget, check_length
+from distro.audience.segment_tokens import SegmentError, Token, quote, tokenize
 from distro.models.audience import CONTACT_TEXT_FIELDS
+
+__all__ = [
+    "COLUMNS",
+    "UNITS",
+    "And",
+    "Compare",
+    "CompareOp",
+    "Duration",
+    "Engaged",
+    "Engagement",
+    "Field",
+    "Has",
+    "InList",
+    "InSet",
+    "MultiField",
+    "Node",
+    "Not",
+    "Or",
+    "Received",
+    "SegmentError",
+    "Token",
+    "Unit",
+    "parse",
+    "quote",
+    "tokenize",
+    "unparse",
+]
 
 COLUMNS = ("email", *CONTACT_TEXT_FIELDS, "status")
 MULTI_VALUED = ("beats", "tags")
 ENGAGEMENTS = ("opened", "clicked", "bounced")
 FUNCTIONS = ("in_list", *ENGAGEMENTS, "received")
 KEYWORDS = ("and", "or", "not", "in", "has", "within", "release")
-UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 MAX_DURATION = timedelta(days=36600)  # about a century: anything longer is a typo
 MAX_RELEASE_ID = 2**31 - 1
 
-CompareOp: TypeAlias = Literal["=", "!=", "~"]
-Engagement: TypeAlias = Literal["opened", "clicked", "bounced"]
-MultiField: TypeAlias = Literal["beats", "tags"]
-Unit: TypeAlias = Literal["h", "d", "w"]
-
-
-class SegmentError(ValidationError):
-    """A segment expression that cannot be parsed; ``column`` is 1-based."""
-
-    def __init__(self, reason: str, column: int) -> None:
-        super().__init__(f"column {column}: {reason}")
-        self.reason = reason
-        self.column = column
-
-    def pointer(self, expression: str) -> str:
-        """The expression on one line and a caret under the column of the mistake."""
-        line = "".join(" " if ch in "\r\n\v\f" else ch for ch in expression)
-        pad = "".join("\t" if ch == "\t" else " " for ch in line[: self.column - 1])
-        return f"{line}\n{pad}^"
-
-
-# --- AST ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Field:
-    """A contact column (``key`` None) or a key of the ``custom`` JSON column (name 'custom')."""
-
-    name: str
-    key: str | None = None
-
-
-@dataclass(frozen=True)
-class Compare:
-    field: Field
-    op: CompareOp
-    value: str
-
-
-@dataclass(frozen=True)
-class InSet:
-    field: Field
-    values: tuple[str, ...]
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class Has:
-    field: MultiField
-    value: str
-
-
-@dataclass(frozen=True)
-class InList:
-    name: str
-
-
-@dataclass(frozen=True)
-class Duration:
-    amount: int
-    unit: Unit
-
-    @property
-    def delta(self) -> timedelta:
-        return self.amount * UNITS[self.unit]
-
-
-@dataclass(frozen=True)
-class Engaged:
-    kind: Engagement
-    within: Duration | None = None
-
-
-@dataclass(frozen=True)
-class Received:
-    release_id: int
-
-
-@dataclass(frozen=True)
-class Not:
-    operand: Node
-
-
-@dataclass(frozen=True)
-class And:
-    operands: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    operands: tuple[Node, ...]
-
-
-Node: TypeAlias = Compare | InSet | Has | InList | Engaged | Received | Not | And | Or
-
-
-# --- tokenizer ----------------------------------------------------------------------------------
-
-TokenKind: TypeAlias = Literal["word", "string", "number", "op", "end"]
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: TokenKind
-    text: str  # as typed (the decoded value for strings)
-    column: int  # 1-based
-
-    def describe(self) -> str:
-        if self.kind == "end":
-            return "end of input"
-        if self.kind == "string":
-            return f"the value {quote(self.text)}"
-        if self.kind == "number":
-            return f"the number {self.text}"
-        return f"'{self.text}'"
-
-    def is_word(self, *words: str) -> bool:
-        return self.kind == "word" and self.text.lower() in words
-
-    def is_op(self, op: str) -> bool:
-        return self.kind == "op" and self.text == op
-
-
-_SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t"}
-_HEX = set("0123456789abcdefABCDEF")
-
-
-def tokenize(expression: str) -> list[Token]:
-    tokens: list[Token] = []
-    i, n = 0, len(expression)
-    while i < n:
-        ch = expression[i]
-        if ch.isspace():
-            i += 1
-        elif ch.isascii() and (ch.isalpha() or ch == "_"):
-            start = i
-            while (
-                i < n
-                and expression[i].isascii()
-                and (expression[i].isalnum() or expression[i] == "_")
-            ):
-                i += 1
-            tokens.append(Token("word", expression[start:i], start + 1))
-        elif ch.isascii() and ch.isdigit():
-            start = i
-            while i < n and expression[i].isascii() and expression[i].isalnum():
-                i += 1
-            tokens.append(Token("number", expression[start:i], start + 1))
-        elif ch in "\"'":
-            value, i = _string(expression, i)
-            tokens.append(value)
-        elif ch == "!" and expression.startswith("!=", i):
-            tokens.append(Token("op", "!=", i + 1))
-            i += 2
-        elif ch in "=~(),.":
-            tokens.append(Token("op", ch, i + 1))
-            i += 1
-        else:
-            raise SegmentError(_bad_character(expression, i), i + 1)
-    tokens.append(Token("end", "", len(expression.rstrip()) + 1))
-    return tokens
-
-
-def _bad_character(expression: str, i: int) -> str:
-    ch = expression[i]
-    hints = {
-        "&": "write 'and'",
-        "|": "write 'or'",
-        "!": "write 'not', or '!=' for 'is not'",
-        "<": "only =, !=, ~ and in compare values",
-        ">": "only =, !=, ~ and in compare values",
-        "[": 'lists of values go in parentheses: in ("a", "b")',
-        "`": "quote values with \" or '",
-    }
-    shown = repr(ch) if not ch.isprintable() else f"'{ch}'"
-    hint = hints.get(ch)
-    return f"unexpected character {shown}" + (f" ({hint})" if hint else "")
-
-
-def _string(expression: str, start: int) -> tuple[Token, int]:
-    quote_char = expression[start]
-    out: list[str] = []
-    i, n = start + 1, len(expression)
-    while i < n:
-        ch = expression[i]
-        if ch == quote_char:
-            value = "".join(out)
-            if "\x00" in value:
-                raise SegmentError(
-                    "a value cannot contain the NUL character (no stored text can hold it)",
-                    start + 1,
-                )
-            return Token("string", value, start + 1), i + 1
-        if ch == "\\":
-            if i + 1 >= n:
-                break
-            escape = expression[i + 1]
-            if escape in _SIMPLE_ESCAPES:
-                out.append(_SIMPLE_ESCAPES[escape])
-                i += 2
-                continue
-            if escape == "u":
-                digits = expression[i + 2 : i + 6]
-                if len(digits) == 4 and set(digits) <= _HEX:
-                    out.append(chr(int(digits, 16)))
-                    i += 6
-                    continue
-                raise SegmentError("'\\u' needs four hex digits, e.g. \\u00e9", i + 1)
-            raise SegmentError(f"unknown escape '\\{escape}' (use \\\\ for a backslash)", i + 1)
-        out.append(ch)
-        i += 1
-    raise SegmentError(f"unterminated string: no closing {quote_char} for this quote", start + 1)
-
-
-def quote(value: str) -> str:
-    """``value`` as a double-quoted string literal of the language."""
-    out = []
-    for ch in value:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif not ch.isprintable():
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else ch)
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-# --- parser -------------------------------------------------------------------------------------
-
 
 def parse(expression: str) -> Node:
-    """The AST of ``expression``; raises :class:`SegmentError` on any mistake."""
+    """The AST of ``expression``; raises :class:`SegmentError` on any mistake or limit crossed."""
+    check_length(expression)
     return _Parser(tokenize(expression)).parse()
 
 
@@ -290,6 +106,7 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.budget = Budget()
 
     @property
     def token(self) -> Token:
@@ -336,11 +153,15 @@ class _Parser:
         return operands[0] if len(operands) == 1 else And(tuple(operands))
 
     def unary(self) -> Node:
+        # Each 'not' and '(' is one level of recursion: counted before descending.
         if self.token.is_word("not"):
-            self.advance()
-            return Not(self.unary())
+            self.budget.enter(self.advance())
+            negated = Not(self.unary())
+            self.budget.leave()
+            return negated
         if self.token.is_op("("):
             opening = self.advance()
+            self.budget.enter(opening)
             node = self.or_expr()
             if not self.token.is_op(")"):
                 raise self.fail(
@@ -348,7 +169,9 @@ class _Parser:
                     f"{opening.column} but found {self.token.describe()}"
                 )
             self.advance()
+            self.budget.leave()
             return node
+        self.budget.condition(self.token)
         return self.condition()
 
     def condition(self) -> Node:
@@ -513,42 +336,3 @@ class _Parser:
             raise self.fail(f"bad duration '{token.text}': longer than a century")
         self.advance()
         return Duration(amount, "h" if unit == "h" else "d" if unit == "d" else "w")
-
-
-# --- printer ------------------------------------------------------------------------------------
-
-
-def unparse(node: Node) -> str:
-    """Expression text that parses back to ``node`` (nested and/or are parenthesised)."""
-    if isinstance(node, Compare):
-        return f"{_field(node.field)} {node.op} {quote(node.value)}"
-    if isinstance(node, InSet):
-        values = ", ".join(quote(v) for v in node.values)
-        return f"{_field(node.field)} {'not in' if node.negated else 'in'} ({values})"
-    if isinstance(node, Has):
-        return f"{node.field} has {quote(node.value)}"
-    if isinstance(node, InList):
-        return f"in_list({quote(node.name)})"
-    if isinstance(node, Engaged):
-        if node.within is None:
-            return node.kind
-        return f"{node.kind}(within {node.within.amount}{node.within.unit})"
-    if isinstance(node, Received):
-        return f"received(release = {node.release_id})"
-    if isinstance(node, Not):
-        return f"not {_operand(node.operand)}"
-    joiner = " and " if isinstance(node, And) else " or "
-    return joiner.join(_operand(operand) for operand in node.operands)
-
-
-def _operand(node: Node) -> str:
-    text = unparse(node)
-    return f"({text})" if isinstance(node, And | Or) else text
-
-
-def _field(field: Field) -> str:
-    if field.key is None:
-        return field.name
-    key = field.key
-    simple = key.isascii() and key.replace("_", "a").isalnum() and not key[0].isdigit()
-    return f"custom.{key}" if simple else f"custom.{quote(key)}"
