@@ -17,7 +17,6 @@ from distro.models import Contact, Release
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.releases import workflow
-from distro.releases.inputs import check_markdown_links
 from distro.releases.service import (
     create_release,
     create_sample_release,
@@ -164,33 +163,19 @@ def import_release(
     zone_name: Annotated[
         str, typer.Option("--zone", help="Zone for times that name none (IANA name).")
     ] = "UTC",
+    title: Annotated[
+        str | None,
+        typer.Option(help="The headline, when the text has none (or to replace the one found)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Make a draft from a release pasted from a website or a word processor."""
-    from distro.releases.importer import parse_release
+    from distro.releases.import_service import import_release as store_import
 
-    text = _read(file) or ""
-    # Checked here too, on the file as given, so that an error names the line of the file.
-    check_markdown_links(text, (str(file),))
-    parsed = parse_release(text, default_zone=zone_name)
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        created = create_release(
-            session,
-            title=parsed.title,
-            subtitle=parsed.subtitle,
-            dateline=parsed.dateline,
-            release_date=parsed.release_date,
-            body_md=parsed.body,
-            boilerplate=parsed.boilerplate,
-            media_contacts=[
-                {"name": c.name, "role": c.role, "phone": c.phone, "email": c.email}
-                for c in parsed.contacts
-            ],
-            embargo_at=parsed.embargo_at,
-            embargo_tz=parsed.embargo_tz,
-        )
-        session.commit()
-    _print_release(created, as_json, "Imported", parsed.warnings)
+    outcome = store_import(
+        state(ctx).engine, _read(file) or "", source=str(file), title=title, default_zone=zone_name
+    )
+    _print_release(outcome.release, as_json, "Imported", outcome.warnings)
 
 
 @release.command("edit")
