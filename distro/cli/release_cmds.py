@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -185,6 +186,13 @@ def edit(
     title: Annotated[str | None, typer.Option(help="New headline.")] = None,
     subtitle: Annotated[str | None, typer.Option(help="New sub-headline.")] = None,
     dateline: Annotated[str | None, typer.Option(help="New dateline.")] = None,
+    release_date: Annotated[
+        str | None,
+        typer.Option("--date", help="New date printed after the dateline (YYYY-MM-DD)."),
+    ] = None,
+    no_date: Annotated[
+        bool, typer.Option("--no-date", help="Print no date after the dateline.")
+    ] = False,
     body_file: Annotated[Path | None, typer.Option(help="New body (Markdown file).")] = None,
     boilerplate_file: Annotated[Path | None, typer.Option(help="New boilerplate file.")] = None,
     embargo: Annotated[
@@ -209,6 +217,12 @@ def edit(
         }.items()
         if value is not None
     }
+    if release_date is not None and no_date:
+        raise ValidationError("give --date or --no-date, not both")
+    if release_date is not None:
+        changes["release_date"] = _date_option(release_date)
+    if no_date:
+        changes["release_date"] = None
     if embargo and no_embargo:
         raise ValidationError("give --embargo or --no-embargo, not both")
     if embargo:
@@ -237,14 +251,23 @@ def edit(
         )
 
 
+def _date_option(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(f"--date {value!r} is not a YYYY-MM-DD date") from None
+
+
 @release.command("approve")
 def approve(
     ctx: typer.Context,
     release_id: Annotated[int, typer.Argument(help="The release.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a draft so that it can be scheduled."""
-    _print_release(workflow.approve(state(ctx).engine, release_id, utcnow()), as_json, "Approved")
+    """Approve a draft so that it can be scheduled; warns about a dateline dated far from when
+    it goes out."""
+    outcome = workflow.approve(state(ctx).engine, release_id, utcnow())
+    _print_release(outcome.release, as_json, "Approved", outcome.warnings)
 
 
 @release.command("withdraw")
