@@ -166,6 +166,7 @@ def test_release_import_asks_for_a_title_then_imports_with_it(workdir: Path) -> 
     )
     data = run_json(workdir, "release", "import", str(SCRAPED), "--title", HEADLINE, "--json")
     assert data["title"] == HEADLINE
+    assert data["author"] == "Javier Hernandez"
     assert data["slug"].startswith("with-joe-biden-as-president")  # from the given title
     assert any(w.startswith("byline 'By Javier Hernandez'") for w in data["warnings"])
     assert data["body"].startswith("On Saturday, November 7th")

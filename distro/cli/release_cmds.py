@@ -176,6 +176,9 @@ def import_release(
     outcome = store_import(
         state(ctx).engine, _read(file) or "", source=str(file), title=title, default_zone=zone_name
     )
+    if as_json:  # the byline's author, which the release itself has no field for
+        print_json({**release_dict(outcome.release, outcome.warnings), "author": outcome.author})
+        return
     _print_release(outcome.release, as_json, "Imported", outcome.warnings)
 
 
