@@ -706,7 +706,10 @@ def test_unlabelled_contact_block_after_the_end_mark_and_a_spam_cloaked_email() 
         ImportedContact("Bo Li"),
     ]
     assert any(w.startswith("contact Bo Li: email address is redacted") for w in release.warnings)
-    assert release.body == "By Jane Doe\n\nThe pool opened."
+    # The byline is a credit, not body text (issue 12): reported, and kept as the author.
+    assert release.body == "The pool opened."
+    assert release.author == "Jane Doe"
+    assert any(w.startswith("byline 'By Jane Doe'") for w in release.warnings)
     assert release.boilerplate == ""
 
 

@@ -104,7 +104,7 @@ def test_cancelling_the_only_send_approves_the_release_again_to_be_corrected(
     outcome = workflow.edit(engine, release_id, {"title": "Corrected title"}, now)
     assert outcome.release.status == ReleaseStatus.DRAFT
     assert (outcome.release.slug, outcome.release.title) == (slug, "Corrected title")
-    assert workflow.approve(engine, release_id, now).status == ReleaseStatus.APPROVED
+    assert workflow.approve(engine, release_id, now).release.status == ReleaseStatus.APPROVED
     schedule(engine, release_id, now)
     assert release_row(engine, release_id).status == ReleaseStatus.SCHEDULED
 

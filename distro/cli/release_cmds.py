@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,6 @@ from distro.models import Contact, Release
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.releases import workflow
-from distro.releases.inputs import check_markdown_links
 from distro.releases.service import (
     create_release,
     create_sample_release,
@@ -164,33 +164,22 @@ def import_release(
     zone_name: Annotated[
         str, typer.Option("--zone", help="Zone for times that name none (IANA name).")
     ] = "UTC",
+    title: Annotated[
+        str | None,
+        typer.Option(help="The headline, when the text has none (or to replace the one found)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Make a draft from a release pasted from a website or a word processor."""
-    from distro.releases.importer import parse_release
+    from distro.releases.import_service import import_release as store_import
 
-    text = _read(file) or ""
-    # Checked here too, on the file as given, so that an error names the line of the file.
-    check_markdown_links(text, (str(file),))
-    parsed = parse_release(text, default_zone=zone_name)
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        created = create_release(
-            session,
-            title=parsed.title,
-            subtitle=parsed.subtitle,
-            dateline=parsed.dateline,
-            release_date=parsed.release_date,
-            body_md=parsed.body,
-            boilerplate=parsed.boilerplate,
-            media_contacts=[
-                {"name": c.name, "role": c.role, "phone": c.phone, "email": c.email}
-                for c in parsed.contacts
-            ],
-            embargo_at=parsed.embargo_at,
-            embargo_tz=parsed.embargo_tz,
-        )
-        session.commit()
-    _print_release(created, as_json, "Imported", parsed.warnings)
+    outcome = store_import(
+        state(ctx).engine, _read(file) or "", source=str(file), title=title, default_zone=zone_name
+    )
+    if as_json:  # the byline's author, which the release itself has no field for
+        print_json({**release_dict(outcome.release, outcome.warnings), "author": outcome.author})
+        return
+    _print_release(outcome.release, as_json, "Imported", outcome.warnings)
 
 
 @release.command("edit")
@@ -200,6 +189,13 @@ def edit(
     title: Annotated[str | None, typer.Option(help="New headline.")] = None,
     subtitle: Annotated[str | None, typer.Option(help="New sub-headline.")] = None,
     dateline: Annotated[str | None, typer.Option(help="New dateline.")] = None,
+    release_date: Annotated[
+        str | None,
+        typer.Option("--date", help="New date printed after the dateline (YYYY-MM-DD)."),
+    ] = None,
+    no_date: Annotated[
+        bool, typer.Option("--no-date", help="Print no date after the dateline.")
+    ] = False,
     body_file: Annotated[Path | None, typer.Option(help="New body (Markdown file).")] = None,
     boilerplate_file: Annotated[Path | None, typer.Option(help="New boilerplate file.")] = None,
     embargo: Annotated[
@@ -224,6 +220,12 @@ def edit(
         }.items()
         if value is not None
     }
+    if release_date is not None and no_date:
+        raise ValidationError("give --date or --no-date, not both")
+    if release_date is not None:
+        changes["release_date"] = _date_option(release_date)
+    if no_date:
+        changes["release_date"] = None
     if embargo and no_embargo:
         raise ValidationError("give --embargo or --no-embargo, not both")
     if embargo:
@@ -252,14 +254,23 @@ def edit(
         )
 
 
+def _date_option(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationError(f"--date {value!r} is not a YYYY-MM-DD date") from None
+
+
 @release.command("approve")
 def approve(
     ctx: typer.Context,
     release_id: Annotated[int, typer.Argument(help="The release.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a draft so that it can be scheduled."""
-    _print_release(workflow.approve(state(ctx).engine, release_id, utcnow()), as_json, "Approved")
+    """Approve a draft so that it can be scheduled; warns about a dateline dated far from when
+    it goes out."""
+    outcome = workflow.approve(state(ctx).engine, release_id, utcnow())
+    _print_release(outcome.release, as_json, "Approved", outcome.warnings)
 
 
 @release.command("withdraw")

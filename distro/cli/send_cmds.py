@@ -108,6 +108,8 @@ def _print_scheduled(scheduled: ScheduledSend) -> None:
             "release already (--include-advance-recipients mails them too).",
             markup=False,
         )
+    for warning in scheduled.warnings:
+        console.print(f"  warning: {warning}", markup=False)
 
 
 def _audience_line(forecast: AudienceForecast) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from distro.releases.bylines import find_byline, is_author_section
 from distro.releases.import_body import (
     Paragraph,
     block_paragraphs,
@@ -37,6 +38,7 @@ from distro.releases.import_contacts import (
 )
 from distro.releases.import_dates import is_embargo_line, parse_date_line, parse_embargo
 from distro.releases.import_dates import resolve_zone as _resolve_zone
+from distro.releases.site_notices import is_site_notice
 from distro.releases.text_patterns import (
     END_MARK_RE,
     SEPARATOR_RE,
@@ -65,6 +67,7 @@ class ImportedRelease:
     body: str = ""
     boilerplate: str = ""
     warnings: list[str] = field(default_factory=list)
+    author: str = ""  # from a byline; a release has no author field, so it is only reported
 
 
 def parse_release(text: str, *, default_zone: str = "UTC") -> ImportedRelease:
@@ -136,7 +139,14 @@ class _Reader:
         """Lines used by debris, markers, dates, embargoes or contacts at ``i`` (0: none)."""
         line = self.lines[i]
         plain = strip_markup(line)
+        byline = find_byline(line)  # before debris, which would drop "Written by X" unreported
+        if byline is not None:
+            self._take_byline(byline.author, byline.line)
+            return 1
         if END_MARK_RE.match(line) or SEPARATOR_RE.match(line) or is_debris(line):
+            return 1
+        if not self.title_done and is_site_notice(line):
+            self.dropped_before_title.append(line)
             return 1
         is_marker, marker_date = release_marker(line)
         if is_marker:
@@ -170,12 +180,21 @@ class _Reader:
         if self._markdown_headline_ahead(i) or word_count(text) < 3:
             self.dropped_before_title.append(line)
             return True
-        if word_count(text) > _MAX_HEADLINE_WORDS:
-            self.title_done = True
+        if word_count(text) > _MAX_HEADLINE_WORDS or find_dateline(text) is not None:
+            self.title_done = True  # prose, or a paragraph opening with its dateline
             return False
         if text.endswith(".") or word_count(text) > 25:
             self.warnings.append(f"headline {text!r} reads like a sentence; check it")
         return self._set_title(text, line)
+
+    def _take_byline(self, author: str, line: str) -> None:
+        """A credit line is never the headline; its names are kept as the author."""
+        if not self.release.author:
+            self.release.author = author
+        self.warnings.append(
+            f"byline {strip_markup(line)!r} is not the headline: left out of the release "
+            f"(a release has no author field; author {author!r} is shown here only)"
+        )
 
     def _set_title(self, text: str, line: str) -> bool:
         self.release.title, self.title_line = text, line
@@ -337,7 +356,7 @@ class _Reader:
             return "contact"  # "Jane Doe / +1 555 ... / jane@..." under the end mark
         if not block and is_embargo_line(plain) and word_count(plain) <= 20:
             return "embargo"
-        if not block and about_heading(line):
+        if not block and (about_heading(line) or is_author_section(line)):
             return "about"
         return "heading" if line.startswith("#") else "text"
 

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from distro.models import Release
 from distro.releases import lifecycle
+from distro.releases.datelines import approve_warning
 from distro.releases.service import get_release
 from distro.releases.settle import lock_release, settle
 
@@ -49,11 +50,20 @@ def edit(
         return lifecycle.edit_release(session, release, changes)
 
 
-def approve(engine: Engine, release_id: int, now: datetime) -> Release:
+@dataclass(frozen=True)
+class ApproveOutcome:
+    """The approved release and what staff should look at before scheduling it."""
+
+    release: Release
+    warnings: list[str] = field(default_factory=list)
+
+
+def approve(engine: Engine, release_id: int, now: datetime) -> ApproveOutcome:
     with _locked(engine, release_id, now) as (session, release):
         lifecycle.approve(release)
         session.add(release)
-        return release
+        stale = approve_warning(release, now)
+        return ApproveOutcome(release, [stale] if stale else [])
 
 
 def withdraw(engine: Engine, release_id: int, now: datetime) -> WithdrawOutcome:

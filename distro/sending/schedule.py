@@ -33,6 +33,7 @@ from distro.models import (
 )
 from distro.moments import show_moment, show_moment_and_utc
 from distro.providers import check_adapter
+from distro.releases.datelines import schedule_warning
 from distro.releases.lifecycle import move
 from distro.releases.service import get_release
 from distro.releases.settle import lock_release
@@ -91,6 +92,7 @@ class ScheduledSend:
 
     send: Send
     forecast: AudienceForecast
+    warnings: list[str] = field(default_factory=list)  # e.g. a stale dated dateline
 
     @property
     def moment(self) -> str:
@@ -110,6 +112,7 @@ class ScheduledSend:
             "provider": send.provider,
             "include_advance_recipients": send.include_advance_recipients,
             **self.forecast.as_dict(),
+            "warnings": self.warnings,
         }
 
 
@@ -225,7 +228,8 @@ def schedule(
             move(release, ReleaseStatus.SCHEDULED)
             session.add(release)
         session.commit()
-        return ScheduledSend(send, expected)
+        stale = schedule_warning(release, send)
+        return ScheduledSend(send, expected, [stale] if stale else [])
 
 
 def _check_schedulable(release: Release) -> None:
