@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from distro.errors import DistroError, WebhookPayloadError
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking import mailgun, postmark, resend, sendgrid, ses
+from distro.tracking import mailgun, mailgun_legacy, postmark, resend, sendgrid, ses
 from distro.tracking import signatures as sig
 from distro.tracking.events import NormalisedEvent
 from distro.tracking.payloads import Parsed, load_json
@@ -230,6 +230,65 @@ def test_arbitrary_bodies_give_events_or_a_payload_error(wire_format: str, body:
     except WebhookPayloadError:
         return
     events_or_refusal(wire_format, value)
+
+
+#: Field names of Mailgun's legacy form webhooks, drawn with tricky and arbitrary values.
+LEGACY_FIELDS = st.sampled_from(
+    [
+        "event",
+        "recipient",
+        "timestamp",
+        "Message-Id",
+        "message-id",
+        "message-headers",
+        "code",
+        "error",
+        "reason",
+        "description",
+        "url",
+        MESSAGE_ID_KEY,
+    ]
+)
+LEGACY_EVENTS = st.sampled_from(
+    ["delivered", "dropped", "bounced", "complained", "unsubscribed", "opened", "clicked", "x"]
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=DEADLINE)
+@given(
+    fields=st.dictionaries(LEGACY_FIELDS, TRICKY | st.text(max_size=60), max_size=12),
+    event=LEGACY_EVENTS,
+)
+def test_legacy_mailgun_fields_give_events_or_a_payload_error(
+    fields: dict[str, str], event: str
+) -> None:
+    try:
+        events = mailgun_legacy.parse({"event": event, **fields})
+    except WebhookPayloadError as exc:
+        if not str(exc):
+            pytest.fail(f"a refusal without a reason for {fields!r}")
+        return
+    for found in events:
+        assert_storable(found)
+
+
+@settings(max_examples=ARBITRARY_EXAMPLES, deadline=DEADLINE)
+@given(body=st.binary(max_size=2000), multipart=st.booleans())
+def test_arbitrary_legacy_mailgun_form_bodies_are_read_or_refused(
+    body: bytes, multipart: bool
+) -> None:
+    content_type = (
+        "multipart/form-data; boundary=xyz" if multipart else "application/x-www-form-urlencoded"
+    )
+    try:
+        fields = mailgun_legacy.read_form(content_type, body)
+        events = mailgun_legacy.parse(fields)
+    except WebhookPayloadError as exc:
+        if not str(exc):
+            pytest.fail(f"a refusal without a reason for {body!r}")
+        return
+    for found in events:
+        assert_storable(found)
 
 
 @settings(max_examples=10, deadline=DEADLINE)

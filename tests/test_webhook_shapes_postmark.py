@@ -4,6 +4,7 @@ Basic credentials and posted to the live app."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from typing import Any
 
@@ -12,7 +13,13 @@ from sqlmodel import Session
 
 from distro.audience.suppression import add_suppression
 from distro.models import EventType, MessageStatus, SuppressionReason
+from distro.outgoing.endpoints import parse_event_types
 from distro.providers.base import MESSAGE_ID_KEY
+from distro.reports.build import build_report
+from distro.reports.csv_out import write_report
+from distro.reports.html import render_report
+from distro.reports.recipients import iter_recipients
+from distro.tracking import summary
 from tests.test_webhooks_support import Live, live_factory, stored_events, suppressions
 from tests.webhook_shapes_support import accepted, keys, live, message_for, outcome, post
 
@@ -255,3 +262,33 @@ def test_a_reactivation_of_an_address_suppressed_by_hand_keeps_it(
     accepted(post(live, keys, "postmark", reactivate))
     assert suppressions(live.engine)[message.email][0] == SuppressionReason.DO_NOT_CONTACT
     assert outcome(live, message).types == [EventType.RESUBSCRIBED]
+
+
+def test_reports_and_listings_read_the_new_event_types(live: Live, keys: dict[str, str]) -> None:
+    """RESUBSCRIBED and OTHER events count for nothing in a report, and break none of it."""
+    message = message_for(live, "postmark", PM_ID)
+    assert message.id is not None
+    delivered = {
+        "RecordType": "Delivery",
+        "MessageID": PM_ID,
+        "Recipient": message.email,
+        "DeliveredAt": AT,
+        "Metadata": {MESSAGE_ID_KEY: str(message.id)},
+    }
+    accepted(post(live, keys, "postmark", delivered))
+    accepted(post(live, keys, "postmark", bounce("AutoResponder", message.id, message.email)))
+    reactivate = subscription_change(message.id, message.email, False, None, "Customer")
+    accepted(post(live, keys, "postmark", reactivate))
+    assert outcome(live, message).types == ["delivered", "other", "resubscribed"]
+    send_id = message.send_id
+    report = build_report(live.engine, send_id)
+    assert report.counts.delivered == 1
+    assert (report.counts.bounced, report.counts.unsubscribed) == (0, 0)
+    assert "<html" in render_report(report, iter_recipients(live.engine, send_id))
+    out = io.StringIO()
+    write_report(report, out)
+    assert "delivered" in out.getvalue()
+    with live.engine.begin() as conn:
+        assert summary.rebuild(conn, [send_id]) >= 1
+    assert build_report(live.engine, send_id).counts == report.counts
+    assert parse_event_types("resubscribed,other") == ["resubscribed", "other"]

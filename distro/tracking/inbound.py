@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -32,7 +32,7 @@ from distro.config import (
 )
 from distro.errors import ConfigError, WebhookPayloadError
 from distro.providers import sandbox_webhook_password
-from distro.tracking import mailgun, postmark, resend, sendgrid, ses, signatures
+from distro.tracking import mailgun, mailgun_legacy, postmark, resend, sendgrid, ses, signatures
 from distro.tracking.events import NormalisedEvent
 from distro.tracking.payloads import load_json
 from distro.tracking.sns import SnsClient, SnsUnavailable, SnsUnverified
@@ -151,9 +151,19 @@ class MailgunWebhooks:
     challenge: ClassVar[str | None] = None
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
+        content_type = headers.get("content-type", "")
+        if mailgun_legacy.is_form(content_type):  # a legacy webhook: the same signature, as fields
+            fields = mailgun_legacy.read_form(content_type, body)
+            provider = self.authenticate(mailgun_legacy.signature_fields, fields)
+            return Received(provider, mailgun_legacy.parse(fields))
         payload = load_json(body)
+        provider = self.authenticate(mailgun.signature_fields, payload)
+        return Received(provider, mailgun.parse(payload))
+
+    def authenticate(self, fields_of: Callable[[Any], tuple[str, str, str]], body: Any) -> str:
+        """The account whose signing key verifies the body's (timestamp, token, signature)."""
         try:
-            timestamp, token, signature = mailgun.signature_fields(payload)
+            timestamp, token, signature = fields_of(body)
         except WebhookPayloadError as exc:  # no signature to check: not proven, not unreadable
             raise WebhookAuthError(str(exc)) from None
         provider = None
@@ -163,7 +173,7 @@ class MailgunWebhooks:
                 provider = name
         if provider is None:
             raise WebhookAuthError("signature does not verify, or its timestamp is stale")
-        return Received(provider, mailgun.parse(payload))
+        return provider
 
 
 # --- Resend: Svix ------------------------------------------------------------------------------
