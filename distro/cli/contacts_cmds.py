@@ -16,7 +16,7 @@ from distro.audience.contacts import (
     list_contacts,
 )
 from distro.audience.importer import import_contacts
-from distro.cli.output import console, print_json, print_table
+from distro.cli.output import Col, console, print_json, print_table
 from distro.cli.state import state
 from distro.models.types import utcnow
 
@@ -85,7 +85,7 @@ def list_command(
         return
     print_table(
         f"Contacts ({len(found)})",
-        ("email", "name", "outlet", "region", "beats"),
+        ("email", "name", "outlet", Col("region", optional=True), "beats"),
         [
             (
                 c["email"],

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from distro.cli.output import console, print_json, print_table
+from distro.cli.output import Col, console, print_json, print_table
 from distro.cli.state import state
 from distro.errors import ValidationError
 from distro.models import ReleaseStatus, SendKind
@@ -110,10 +110,24 @@ def _print_scheduled(scheduled: ScheduledSend) -> None:
         )
 
 
+# How a suppression's reason reads after a count: "2 unsubscribed, 1 hard bounce".
+SUPPRESSION_LABELS = {
+    "unsubscribed": "unsubscribed",
+    "hard_bounce": "bounced (hard)",
+    "soft_bounce": "bounced (repeated soft bounces)",
+    "complaint": "complained",
+    "do_not_contact": "do not contact",
+}
+
+
 def _audience_line(forecast: AudienceForecast) -> str:
     parts = [f"{forecast.audience} contacts"]
     if forecast.suppressed:
-        parts.append(f"{forecast.suppressed} suppressed")
+        reasons = ", ".join(
+            f"{n} {SUPPRESSION_LABELS.get(reason, reason.replace('_', ' '))}"
+            for reason, n in forecast.suppressed_by_reason.items()
+        )
+        parts.append(f"{forecast.suppressed} suppressed" + (f" ({reasons})" if reasons else ""))
     if forecast.left_out:
         parts.append(f"{forecast.left_out} left out (advance copy)")
     line = ", ".join(parts) + f": {forecast.to_send} to be mailed"
@@ -162,7 +176,16 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     print_table(
         "Sends",
-        ("id", "release", "kind", "status", "scheduled", "recipients", "left out", "provider"),
+        (
+            "id",
+            "release",
+            "kind",
+            "status",
+            "scheduled",
+            "recipients",
+            Col("left out", optional=True),
+            Col("provider", optional=True),
+        ),
         [
             (
                 s.send_id,
