@@ -21,7 +21,7 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = free_port()
     serve = start(tmp_path, "serve", "--port", str(port), "--with-samples")
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=120)
         yield serve, port
     finally:
         stop(serve)

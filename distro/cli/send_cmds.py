@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from distro.cli.output import Col, console, print_json, print_table
+from distro.cli.progress import wanted, watch
 from distro.cli.state import state
 from distro.errors import ValidationError
 from distro.models import ReleaseStatus, SendKind
@@ -210,6 +211,30 @@ def _recipients(summary: SendSummary) -> str:
     if summary.recipients is None:
         return "?"
     return f"{summary.recipients} expected" if summary.expected else str(summary.recipients)
+
+
+@send.command("watch")
+def watch_command(
+    ctx: typer.Context,
+    send_id: SendArgument,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between looks.")
+    ] = 1.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.0, help="Stop watching after this many seconds."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Follow a send until it ends: a live bar of sent / delivered / failed / uncertain on a
+    terminal; otherwise one final line (or JSON) when it ends."""
+    bar = wanted(as_json)
+    final = watch(state(ctx).engine, send_id, enabled=bar, interval=interval, timeout=timeout)
+    if as_json:
+        print_json(final.as_dict())
+        return
+    ending = "" if final.finished else f" (still going after {timeout:g} s)"
+    console.print(final.line() + ending, markup=False)
 
 
 @send.command("pause")
