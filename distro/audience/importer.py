@@ -24,6 +24,8 @@ contact export writes but an import cannot set (status, created_at, updated_at) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -33,7 +35,7 @@ from distro.audience.import_rows import ImportReport, RowParser
 from distro.audience.import_store import ChunkWriter, import_cache, list_id_for
 from distro.errors import ValidationError
 
-__all__ = ["ImportReport", "import_contacts"]
+__all__ = ["ImportProgress", "ImportReport", "import_contacts"]
 
 
 def read_header(path: Path, records: CsvRecords) -> Record:
@@ -46,6 +48,34 @@ def read_header(path: Path, records: CsvRecords) -> Record:
     raise ValidationError(f"{path}: the file is empty")
 
 
+@dataclass(frozen=True, slots=True)
+class ImportProgress:
+    """How far an import has read: ``line`` of about ``total_lines`` physical lines."""
+
+    line: int
+    total_lines: int
+    rows: int  # valid rows read so far
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+# How often (in records) a progress callback hears about the import: often enough for a bar to
+# move smoothly, rarely enough to cost nothing next to the writing.
+PROGRESS_EVERY = 500
+
+
+def count_lines(path: Path) -> int:
+    """The file's physical lines, counted in binary blocks (for a progress bar's total)."""
+    lines, last = 0, b""
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                lines += block.count(b"\n")
+                last = block[-1:]
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot be read: {exc.strerror}") from None
+    return lines + (1 if last and last != b"\n" else 0)
+
+
 def import_contacts(
     engine: Engine,
     path: Path,
@@ -53,9 +83,16 @@ def import_contacts(
     list_name: str | None = None,
     update_existing: bool = True,
     dry_run: bool = False,
+    on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Import a CSV of contacts in one transaction (rolled back when ``dry_run``)."""
+    """Import a CSV of contacts in one transaction (rolled back when ``dry_run``).
+
+    ``on_progress``, if given, hears every ``PROGRESS_EVERY`` records and once at the end.
+    """
     report = ImportReport(list_name=list_name, dry_run=dry_run)
+    total = count_lines(path) if on_progress else 0
+    rows = seen = 0
+    line = 0
     with open_lines(path) as lines:
         records = CsvRecords(lines)
         parser = RowParser(path, read_header(path, records), report)
@@ -65,13 +102,20 @@ def import_contacts(
                 list_id = list_id_for(conn, list_name) if list_name else None
                 writer = ChunkWriter(conn, report, update_existing=update_existing, list_id=list_id)
                 for record in records.records(parser.starts_row):
+                    line = record.line
                     if isinstance(record, Unreadable):
                         report.invalid.append(
                             {"line": record.line, "email": "", "reason": record.reason}
                         )
                     elif (parsed := parser.parse(record.line, record.cells)) is not None:
                         writer.add(parsed)
+                        rows += 1
+                    seen += 1
+                    if on_progress and seen % PROGRESS_EVERY == 0:
+                        on_progress(ImportProgress(line, max(total, line), rows))
                 writer.flush()
+                if on_progress:
+                    on_progress(ImportProgress(max(total, line), max(total, line), rows))
             except BaseException:
                 transaction.rollback()
                 raise

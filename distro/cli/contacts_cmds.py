@@ -16,7 +16,8 @@ from distro.audience.contacts import (
     list_contacts,
 )
 from distro.audience.importer import import_contacts
-from distro.cli.output import console, print_json, print_table
+from distro.cli.output import Col, console, print_json, print_table
+from distro.cli.progress import import_bar, wanted
 from distro.cli.state import state
 from distro.models.types import utcnow
 
@@ -48,9 +49,15 @@ def import_command(
     as_json: JsonOption = False,
 ) -> None:
     """Import contacts from CSV; reports invalid rows by line and imports every valid one."""
-    report = import_contacts(
-        state(ctx).engine, file, list_name=list_name, update_existing=update, dry_run=dry_run
-    )
+    with import_bar(wanted(as_json)) as on_progress:
+        report = import_contacts(
+            state(ctx).engine,
+            file,
+            list_name=list_name,
+            update_existing=update,
+            dry_run=dry_run,
+            on_progress=on_progress,
+        )
     if as_json:
         print_json(report.as_dict())
         return
@@ -85,7 +92,7 @@ def list_command(
         return
     print_table(
         f"Contacts ({len(found)})",
-        ("email", "name", "outlet", "region", "beats"),
+        ("email", "name", "outlet", Col("region", optional=True), "beats"),
         [
             (
                 c["email"],

@@ -169,7 +169,10 @@ def sends(
             f"--status {status!r} is not a send status: " + ", ".join(s.value for s in SendStatus)
         )
     check_zone(zone)
-    lines = list_sends(state(ctx).engine, status=status, limit=limit)
+    cli = state(ctx)
+    lines = list_sends(
+        cli.engine, status=status, limit=limit, trusted_tag=cli.settings.embargo.trusted_tag
+    )
     if as_json:
         print_json([line.as_dict() for line in lines])
     else:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from distro.cli import output
-from distro.cli.output import print_table
+from distro.cli.output import Col, print_table
 from distro.models import SendKind
 from distro.moments import show_moment
 from distro.moments import zone as find_zone
@@ -199,9 +199,9 @@ def print_sends(lines: Sequence[SendLine], zone: str) -> None:
             "started",
             "recipients",
             "delivered",
-            "open",
-            "click",
-            "bounced",
+            Col("open", optional=True),
+            Col("click", optional=True),
+            Col("bounced", optional=True),
         ),
         [
             (
@@ -210,7 +210,7 @@ def print_sends(lines: Sequence[SendLine], zone: str) -> None:
                 SendKind(s.kind).label,
                 s.status,
                 _local(s.started_at or s.scheduled_at, zone),
-                number(s.recipients),
+                f"{number(s.recipients)} expected" if s.expected else number(s.recipients),
                 number(s.delivered),
                 percent(s.open_rate),
                 percent(s.click_rate),

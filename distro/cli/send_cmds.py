@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from distro.cli.output import console, print_json, print_table
+from distro.cli.output import Col, console, print_json, print_table
+from distro.cli.progress import wanted, watch
 from distro.cli.state import state
 from distro.errors import ValidationError
 from distro.models import ReleaseStatus, SendKind
@@ -112,10 +113,24 @@ def _print_scheduled(scheduled: ScheduledSend) -> None:
         console.print(f"  warning: {warning}", markup=False)
 
 
+# How a suppression's reason reads after a count: "2 unsubscribed, 1 hard bounce".
+SUPPRESSION_LABELS = {
+    "unsubscribed": "unsubscribed",
+    "hard_bounce": "bounced (hard)",
+    "soft_bounce": "bounced (repeated soft bounces)",
+    "complaint": "complained",
+    "do_not_contact": "do not contact",
+}
+
+
 def _audience_line(forecast: AudienceForecast) -> str:
     parts = [f"{forecast.audience} contacts"]
     if forecast.suppressed:
-        parts.append(f"{forecast.suppressed} suppressed")
+        reasons = ", ".join(
+            f"{n} {SUPPRESSION_LABELS.get(reason, reason.replace('_', ' '))}"
+            for reason, n in forecast.suppressed_by_reason.items()
+        )
+        parts.append(f"{forecast.suppressed} suppressed" + (f" ({reasons})" if reasons else ""))
     if forecast.left_out:
         parts.append(f"{forecast.left_out} left out (advance copy)")
     line = ", ".join(parts) + f": {forecast.to_send} to be mailed"
@@ -164,7 +179,16 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     print_table(
         "Sends",
-        ("id", "release", "kind", "status", "scheduled", "recipients", "left out", "provider"),
+        (
+            "id",
+            "release",
+            "kind",
+            "status",
+            "scheduled",
+            "recipients",
+            Col("left out", optional=True),
+            Col("provider", optional=True),
+        ),
         [
             (
                 s.send_id,
@@ -189,6 +213,30 @@ def _recipients(summary: SendSummary) -> str:
     if summary.recipients is None:
         return "?"
     return f"{summary.recipients} expected" if summary.expected else str(summary.recipients)
+
+
+@send.command("watch")
+def watch_command(
+    ctx: typer.Context,
+    send_id: SendArgument,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.1, help="Seconds between looks.")
+    ] = 1.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", min=0.0, help="Stop watching after this many seconds."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Follow a send until it ends: a live bar of sent / delivered / failed / uncertain on a
+    terminal; otherwise one final line (or JSON) when it ends."""
+    bar = wanted(as_json)
+    final = watch(state(ctx).engine, send_id, enabled=bar, interval=interval, timeout=timeout)
+    if as_json:
+        print_json(final.as_dict())
+        return
+    ending = "" if final.finished else f" (still going after {timeout:g} s)"
+    console.print(final.line() + ending, markup=False)
 
 
 @send.command("pause")

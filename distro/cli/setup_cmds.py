@@ -72,15 +72,18 @@ def serve(
     import uvicorn
 
     from distro.demo import load_samples
+    from distro.endpoints import remove_record, write_record
     from distro.runtime import Worker
     from distro.web.assemble import build_app, mounted_sandbox_provider, served_sandbox_provider
     from distro.web.server import bind_socket
 
     cli = state(ctx)
-    server = cli.settings.server.model_copy(
-        update={"host": host or cli.settings.server.host, "port": port or cli.settings.server.port}
+    # The configuration, not another running server's record: this one decides its own address.
+    configured = cli.configured_settings
+    server = configured.server.model_copy(
+        update={"host": host or configured.server.host, "port": port or configured.server.port}
     )
-    settings = cli.settings.model_copy(update={"server": server})
+    settings = configured.model_copy(update={"server": server})
     # Refuse an exposed sandbox before loading anything or taking the port.
     served_sandbox_provider(settings, expose=expose_sandbox)
     if with_samples:
@@ -94,7 +97,7 @@ def serve(
         if release is not None:
             console.print(f"Loaded sample release {release.id}: {release.title}")
     else:
-        engine = cli.engine
+        engine = open_database(settings.database.url)
     try:
         sock = bind_socket(server.host, server.port)
     except OSError as exc:
@@ -116,6 +119,8 @@ def serve(
     # uvicorn re-raises the signal that stopped it once it has shut down gracefully; making
     # SIGTERM a KeyboardInterrupt too lets both end here, with the worker stopped cleanly.
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Other commands find this server (links, the sandbox) through this record.
+    record = write_record(settings, server.host, server.port)
     try:
         uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False)).run(
             sockets=[sock]
@@ -124,6 +129,7 @@ def serve(
         console.print("Stopped.")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        remove_record(record)
         running.stop()
         if sandbox_state is not None:
             sandbox_state.close()

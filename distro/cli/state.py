@@ -10,18 +10,29 @@ from sqlalchemy import Engine
 
 from distro.config import Settings, load_settings
 from distro.db import open_database
+from distro.endpoints import resolve
 
 
 @dataclass
 class CliState:
     config_path: Path | None = None
+    _configured: Settings | None = field(default=None, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
+    def configured_settings(self) -> Settings:
+        """The settings as configured (what `distro serve` starts from)."""
+        if self._configured is None:
+            self._configured = load_settings(self.config_path)
+        return self._configured
+
+    @property
     def settings(self) -> Settings:
+        """The configured settings, pointed at the running `distro serve` if one runs (see
+        distro.endpoints), so links and the sandbox follow its host and port."""
         if self._settings is None:
-            self._settings = load_settings(self.config_path)
+            self._settings = resolve(self.configured_settings)
         return self._settings
 
     @property

@@ -11,7 +11,9 @@ from sqlalchemy import Engine, Table, and_, func, select
 
 from distro.db import reading
 from distro.models import Release, ReportRollup, Send
+from distro.models.types import utcnow
 from distro.reports.model import share
+from distro.sending.forecast import expected_recipients
 from distro.tracking.refused import refused_counts
 
 SENDS: Table = Send.__table__  # type: ignore[attr-defined]
@@ -38,6 +40,8 @@ class SendLine:
     complained: int
     unsubscribed: int
     refused_events: int = 0  # provider events naming its messages, not believed (see reports)
+    # Not fired yet: ``recipients`` is whom it would reach now (distro.sending.forecast).
+    expected: bool = False
 
     @property
     def open_rate(self) -> float | None:
@@ -56,8 +60,16 @@ class SendLine:
         return data
 
 
-def list_sends(engine: Engine, *, status: str | None = None, limit: int = 50) -> list[SendLine]:
-    """Sends newest first (by creation), optionally of one status."""
+def list_sends(
+    engine: Engine,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    trusted_tag: str = "embargo-ok",
+    now: datetime | None = None,
+) -> list[SendLine]:
+    """Sends newest first (by creation), optionally of one status; a send not fired yet has its
+    expected recipients (whom it would reach now), marked ``expected``."""
     s, r, u = SENDS, RELEASES, ROLLUPS
     whole = and_(u.c.send_id == s.c.id, u.c.dimension == "", u.c.value == "")
     figures = [
@@ -88,5 +100,14 @@ def list_sends(engine: Engine, *, status: str | None = None, limit: int = 50) ->
         query = query.where(s.c.status == status)
     with reading(engine) as conn:
         rows = list(conn.execute(query).mappings())
-        refused = refused_counts(conn, [row["send_id"] for row in rows])
-    return [SendLine(**row, refused_events=refused.get(row["send_id"], 0)) for row in rows]
+        ids = [row["send_id"] for row in rows]
+        refused = refused_counts(conn, ids)
+        ahead = expected_recipients(conn, ids, trusted_tag, now or utcnow())
+    return [
+        SendLine(
+            **{**row, "recipients": ahead.get(row["send_id"], row["recipients"])},
+            refused_events=refused.get(row["send_id"], 0),
+            expected=row["send_id"] in ahead,
+        )
+        for row in rows
+    ]

@@ -11,7 +11,7 @@ because they opted out of a beat it names are counted apart; they are not in the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ class AudienceForecast:
     suppressed: int  # of them, on the suppression list: recorded, never mailed
     left_out: int  # of them, not suppressed, with an advance copy of the release already
     opted_out: int  # not in the audience: opted out of a beat its segment names
+    # The suppressed, by the suppression's reason (unsubscribed, hard_bounce, complaint ...).
+    suppressed_by_reason: dict[str, int] = field(default_factory=dict)
 
     @property
     def recipients(self) -> int:
@@ -85,7 +87,18 @@ def forecast(conn: Connection, target: Target, now: datetime) -> AudienceForecas
     if target.expression:
         everyone = audience_contact_ids(target.lists, target.expression, now, honour_opt_outs=False)
         opted_out = _count(conn, everyone, target.only_tag) - audience
-    return AudienceForecast(audience, int(row[1] or 0), int(row[2] or 0), opted_out)
+    suppressed_count = int(row[1] or 0)
+    by_reason: dict[str, int] = {}
+    if suppressed_count:
+        reasons = conn.execute(
+            select(s.c.reason, func.count())
+            .select_from(c.join(s, s.c.email == c.c.email))
+            .where(*_addressed(members, target.only_tag))
+            .group_by(s.c.reason)
+            .order_by(func.count().desc(), s.c.reason)
+        ).all()
+        by_reason = {str(reason): int(n) for reason, n in reasons}
+    return AudienceForecast(audience, suppressed_count, int(row[2] or 0), opted_out, by_reason)
 
 
 def _addressed(members: Select[tuple[int]], trusted_tag: str | None) -> list[Any]:
@@ -181,6 +194,26 @@ def _summary(conn: Connection, row: Row[Any], trusted_tag: str, now: datetime) -
         expected=expected,
         forecast=ahead,
     )
+
+
+def expected_recipients(
+    conn: Connection, send_ids: Sequence[int], trusted_tag: str, now: datetime
+) -> dict[int, int]:
+    """For those of ``send_ids`` not fired yet, whom each would reach if it fired now (its
+    forecast recipients); a send whose saved segment is gone is not in the answer."""
+    s = SENDS
+    rows = conn.execute(
+        select(s).where(
+            s.c.id.in_(list(send_ids)), s.c.started_at.is_(None), s.c.status.in_(_WAITING)
+        )
+    ).all()
+    expected: dict[int, int] = {}
+    for row in rows:
+        try:
+            expected[row.id] = forecast(conn, _target(conn, row, trusted_tag), now).recipients
+        except NotFoundError:
+            continue
+    return expected
 
 
 def _target(conn: Connection, row: Row[Any], trusted_tag: str) -> Target:
