@@ -167,9 +167,10 @@ def import_release(
     as_json: JsonOption = False,
 ) -> None:
     """Make a draft from a release pasted from a website or a word processor."""
+    from distro.releases.import_source import read_release_file
     from distro.releases.importer import parse_release
 
-    text = _read(file) or ""
+    text = read_release_file(file)
     # Checked here too, on the file as given, so that an error names the line of the file.
     check_markdown_links(text, (str(file),))
     parsed = parse_release(text, default_zone=zone_name)
