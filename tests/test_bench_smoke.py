@@ -27,6 +27,11 @@ BENCH = Path(__file__).resolve().parent.parent / "bench"
             r"median of 1: .* rows/s",
         ),
         ("bench_segments.py", ["--contacts", "2000", "--runs", "1"], r"ms\s+[\d,]+\s+beats has"),
+        (
+            "bench_release_import.py",
+            ["--sizes", "10000,40000", "--runs", "1"],
+            r"40,000\s+[\d.]+\s+[\d,]+",
+        ),
     ],
 )
 def test_benchmark_runs_and_prints_its_figures(

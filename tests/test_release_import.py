@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from distro.errors import ValidationError
 from distro.releases.importer import ImportedContact, ImportedRelease, parse_release
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "releases"
@@ -717,13 +718,13 @@ def test_unlabelled_contact_block_after_the_end_mark_and_a_spam_cloaked_email() 
 
 
 @pytest.mark.parametrize("text", ["", "   \n\t\r\n\u00a0 "])
-def test_empty_text_is_a_value_error(text: str) -> None:
-    with pytest.raises(ValueError, match="nothing to import"):
+def test_empty_text_is_a_validation_error(text: str) -> None:
+    with pytest.raises(ValidationError, match="nothing to import"):
         parse_release(text)
 
 
-def test_unknown_default_zone_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+def test_unknown_default_zone_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
         parse_release("Headline Goes Here\n\nBody.\n", default_zone="Mars/Olympus")
 
 

@@ -172,9 +172,14 @@ def import_release(
 ) -> None:
     """Make a draft from a release pasted from a website or a word processor."""
     from distro.releases.import_service import import_release as store_import
+    from distro.releases.import_source import read_release_file
 
     outcome = store_import(
-        state(ctx).engine, _read(file) or "", source=str(file), title=title, default_zone=zone_name
+        state(ctx).engine,
+        read_release_file(file),
+        source=str(file),
+        title=title,
+        default_zone=zone_name,
     )
     if as_json:  # the byline's author, which the release itself has no field for
         print_json({**release_dict(outcome.release, outcome.warnings), "author": outcome.author})

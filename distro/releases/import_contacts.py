@@ -26,21 +26,29 @@ CONTACT_LABEL_RE = re.compile(
     r"\s*(?::|\s[\u2013\u2014-]\s|\||$)\s*",
     re.I,
 )
+# Every pattern below runs over whole pasted lines, which can be megabytes long, so none may
+# try a long run of characters from each of its positions (quadratic): a pattern that opens with
+# a repeated class starts only where that class's run starts (the lookbehinds), and the cloaking
+# and starred forms, whose ends can be far away, are found in one forward pass (``_hidden_spans``).
 EMAIL_RE = re.compile(
-    r"(?:mailto:)?[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
+    r"(?:mailto:)?(?<![A-Za-z0-9._%+\-])"
+    r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"
 )
 _REDACTED_RE = re.compile(
     r"\[\s*(?:e-?mail\s*)?(?:protected|redacted|hidden|removed)\s*\]"
     r"|\(\s*e-?mail\s+(?:address\s+)?(?:redacted|hidden|protected|removed)\s*\)"
-    r"|this\s+e-?mail\s+address\s+is\s+being\s+protected\s+from\s+spambots[^|;]*?"
-    r"(?:enabled\s+to\s+view\s+it\.?|$)"
-    r"|e-?mail\s+(?:address\s+)?(?:redacted|hidden|protected)"
-    r"|\S*\*{2,}\S*@\S+|\S+@\S*\*{2,}\S*",
+    r"|e-?mail\s+(?:address\s+)?(?:redacted|hidden|protected)",
     re.I,
 )
+# "This email address is being protected from spambots. You need JavaScript enabled to view it."
+# (a CMS's cloak): through "enabled to view it", or to the end of the line, within one part.
+_CLOAK_RE = re.compile(r"this\s+e-?mail\s+address\s+is\s+being\s+protected\s+from\s+spambots", re.I)
+_CLOAK_END_RE = re.compile(r"enabled\s+to\s+view\s+it\.?", re.I)
+_PART_END_RE = re.compile(r"[|;]")
 _OBFUSCATED_RE = re.compile(
-    r"[\w.+\-]+\s*[\[({<]\s*at\s*[\])}>]\s*[\w\-]+(?:\s*(?:[\[({<]\s*dot\s*[\])}>]|\.)\s*[\w\-]+)+"
-    r"|\b[\w.+\-]+\s+(?:at|AT)\s+[\w\-]+(?:\s+(?:dot|DOT)\s+[A-Za-z]{2,})+\b",
+    r"(?<![\w.+\-])[\w.+\-]+\s*[\[({<]\s*at\s*[\])}>]\s*[\w\-]+"
+    r"(?:\s*(?:[\[({<]\s*dot\s*[\])}>]|\.)\s*[\w\-]+)+"
+    r"|(?<![\w.+\-])(?=\w)[\w.+\-]+\s+(?:at|AT)\s+[\w\-]+(?:\s+(?:dot|DOT)\s+[A-Za-z]{2,})+\b",
     re.I,
 )
 PHONE_RE = re.compile(
@@ -53,7 +61,9 @@ _DETAIL_LABEL_RE = re.compile(
     r"\b\.?\s*(?::|\.(?=\s)|$)",
     re.I,
 )
-_PART_SPLIT_RE = re.compile(r"\s*(?:\||;|,|\s[\u2013\u2014-]\s|/\s)\s*")
+# Tried only where a run of spaces (or a separator) starts, and the spaces taken possessively:
+# the blanked-out parts of a line leave long runs of spaces.
+_PART_SPLIT_RE = re.compile(r"(?<!\s)\s*+(?:\||;|,|(?<=\s)[\u2013\u2014-]\s|/\s)\s*")
 _ROLE_WORDS = frozenset({
     "director", "manager", "officer", "head", "coordinator", "specialist", "chief",
     "president", "vice", "ceo", "cfo", "coo", "cto", "spokesperson", "spokesman", "spokeswoman",
@@ -98,28 +108,107 @@ class _Details:
         return next((t for t in self.texts if is_person_name(t)), "")
 
 
-def _blank(text: str, match: re.Match[str]) -> str:
-    return text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each (start, end) span replaced by as many spaces, positions kept (one
+    pass over the text, however many spans)."""
+    if not spans:
+        return text
+    pieces: list[str] = []
+    done = 0
+    for start, end in spans:
+        pieces += [text[done:start], " " * (end - start)]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _cloak_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of a CMS's spam cloak, each through "enabled to view it" or to the end of the line
+    when no "|" or ";" comes first; the next of each is remembered, so one forward pass."""
+    spans: list[tuple[int, int]] = []
+    part_end: int = -1
+    closing: tuple[int, int] = (-1, -1)  # (start, end) of the next closing; (n, n) when none
+    pos = 0
+    while (head := _CLOAK_RE.search(text, pos)) is not None:
+        if part_end < head.end():
+            found = _PART_END_RE.search(text, head.end())
+            part_end = found.start() if found else len(text)
+        if closing[0] < head.end():
+            ends = _CLOAK_END_RE.search(text, head.end())
+            closing = ends.span() if ends else (len(text) + 1, len(text) + 1)
+        if closing[1] <= part_end:
+            spans.append((head.start(), closing[1]))
+        elif part_end == len(text):
+            spans.append((head.start(), len(text)))
+        pos = spans[-1][1] if spans and spans[-1][0] == head.start() else head.start() + 1
+    return spans
+
+
+def _starred_spans(text: str) -> list[tuple[int, int]]:
+    """Words with stars on one side of the "@" ("j***@x.org", "jane@***.org"): per word, two
+    string searches rather than a pattern backtracking over the word."""
+    spans: list[tuple[int, int]] = []
+    for word in _WORD_RE.finditer(text):
+        value = word.group()
+        stars = value.find("**")
+        star_then_at = stars >= 0 and value.find("@", stars + 2, len(value) - 1) >= 0
+        at = value.find("@", 1)
+        at_then_star = at >= 0 and value.find("**", at + 1) >= 0
+        if star_then_at or at_then_star:
+            spans.append(word.span())
+    return spans
+
+
+_WORD_RE = re.compile(r"\S+")
+
+
+def _hidden(text: str) -> list[tuple[int, int]]:
+    """Non-overlapping spans of redacted or cloaked addresses, leftmost first."""
+    candidates = sorted(
+        [m.span() for m in _REDACTED_RE.finditer(text)] + _cloak_spans(text),
+        key=lambda span: (span[0], -span[1]),
+    )
+    spans: list[tuple[int, int]] = []
+    for start, end in candidates:
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end))
+    rest = _blanked(text, spans)
+    return sorted(spans + _starred_spans(rest))
+
+
+def _after_fax_label(text: str, start: int) -> bool:
+    """Whether "fax" (and only non-word characters) comes right before ``start``."""
+    i = start
+    while i > 0 and not (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return text[max(0, i - 3) : i].lower() == "fax"
 
 
 def read_details(line: str) -> _Details:
-    """Split a line into its emails, hidden emails, phones and remaining text parts."""
+    """Split a line into its emails, hidden emails, phones and remaining text parts.
+
+    Each kind is looked for on the line with the kinds before it blanked out (positions kept),
+    one linear pass per kind: pasted text can be one line of megabytes.
+    """
     details = _Details()
     rest = CONTACT_LABEL_RE.sub("", line, count=1)
-    for kind, pattern in (("redacted", _REDACTED_RE), ("obfuscated", _OBFUSCATED_RE)):
-        for match in pattern.finditer(rest):
-            details.hidden.append((kind, match.group().strip()))
-            rest = _blank(rest, match)
-    for match in EMAIL_RE.finditer(rest):
-        details.emails.append(match.group().removeprefix("mailto:"))
-        rest = _blank(rest, match)
+    spans = _hidden(rest)
+    details.hidden += [("redacted", rest[start:end].strip()) for start, end in spans]
+    rest = _blanked(rest, spans)
+    spans = [match.span() for match in _OBFUSCATED_RE.finditer(rest)]
+    details.hidden += [("obfuscated", rest[start:end].strip()) for start, end in spans]
+    rest = _blanked(rest, spans)
+    spans = [match.span() for match in EMAIL_RE.finditer(rest)]
+    details.emails += [rest[start:end].removeprefix("mailto:") for start, end in spans]
+    rest = _blanked(rest, spans)
+    spans = []
     for match in PHONE_RE.finditer(rest):
         digits = sum(c.isdigit() for c in match.group())
-        if 7 <= digits <= 15 and not re.search(r"fax\W*$", rest[: match.start()], re.I):
-            details.phones.append(match.group().strip(" .-"))
         if 7 <= digits <= 15:
-            rest = _blank(rest, match)
-    rest = _DETAIL_LABEL_RE.sub(" ", rest)
+            if not _after_fax_label(rest, match.start()):
+                details.phones.append(match.group().strip(" .-"))
+            spans.append(match.span())
+    rest = _DETAIL_LABEL_RE.sub(" ", _blanked(rest, spans))
     parts = (part.strip(" :-\u2013\u2014*_").lstrip(".") for part in _PART_SPLIT_RE.split(rest))
     details.texts = [part for part in parts if re.search(r"\w", part)]
     return details

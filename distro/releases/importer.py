@@ -10,8 +10,9 @@ Pure: text in, ``ImportedRelease`` out, no I/O. The text is read in three passes
    which an organisation describes itself become the boilerplate.
 
 The rules are shapes, not the words of known releases, so every guess that could be wrong is
-reported in ``warnings`` for the person reviewing the draft. Empty input raises ``ValueError``;
-any other text yields a draft, however thin, with warnings saying what is missing.
+reported in ``warnings`` for the person reviewing the draft. Empty input raises distro's
+``ValidationError``; any other text yields a draft, however thin, with warnings saying what is
+missing. Every pass is linear in the length of the text (a line may be megabytes long).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from distro.errors import ValidationError
 from distro.releases.bylines import find_byline, is_author_section
 from distro.releases.import_body import (
     Paragraph,
@@ -73,13 +75,13 @@ class ImportedRelease:
 def parse_release(text: str, *, default_zone: str = "UTC") -> ImportedRelease:
     """The structured draft of a pasted release; ``warnings`` lists every uncertain guess.
 
-    Raises ``ValueError`` when ``text`` holds nothing but whitespace, or ``default_zone`` is not
-    an IANA zone name.
+    Raises ``ValidationError`` when ``text`` holds nothing but whitespace, or ``default_zone``
+    is not an IANA zone name.
     """
     if not text.strip():
-        raise ValueError("nothing to import: the pasted text is empty")
+        raise ValidationError("nothing to import: the pasted text is empty")
     if _resolve_zone(default_zone) is None:
-        raise ValueError(f"unknown time zone {default_zone!r} (use an IANA name such as UTC)")
+        raise ValidationError(f"unknown time zone {default_zone!r} (use an IANA name such as UTC)")
     return _Reader(normalize_lines(text), default_zone).read()
 
 
