@@ -24,6 +24,10 @@ class EventType(StrEnum):
     CLICKED = "clicked"
     COMPLAINED = "complained"
     UNSUBSCRIBED = "unsubscribed"
+    # Unticked a beat in the preference centre: not an unsubscribe, the address is not suppressed.
+    BEAT_OPTED_OUT = "beat_opted_out"
+    # Subscribed again from the unsubscribe page: an unsubscribe suppression was lifted.
+    RESUBSCRIBED = "resubscribed"
 
 
 class Event(SQLModel, table=True):

@@ -9,7 +9,9 @@ stored as an ``unsubscribed`` event with ``scope`` "beats", which does not suppr
 
 The signed token in the URL is the only credential and every change is a POST, so the forms need
 no cookie and no CSRF token: a page elsewhere cannot make a browser post to a URL it does not
-know.
+know. Someone already unsubscribed who follows the link again is told so and may subscribe again
+(``distro.audience.resubscribe``: only their own unsubscribe is lifted, never a bounce or a
+complaint).
 """
 
 from __future__ import annotations
@@ -23,6 +25,13 @@ from starlette.concurrency import run_in_threadpool
 
 import distro
 from distro.audience.preferences import BeatChoice, beat_choices, save_beat_choices
+from distro.audience.resubscribe import (
+    Standing,
+    Subscription,
+    resubscribe,
+    subscription_of,
+    unsubscribe,
+)
 from distro.db import reading
 from distro.models import EventType, Message
 from distro.models.types import utcnow
@@ -76,11 +85,25 @@ def _choices(context: AppContext, contact_id: int) -> list[BeatChoice]:
         return beat_choices(conn, contact_id)
 
 
+def _unsubscribed_page(context: AppContext, token: str, subscription: Subscription) -> HTMLResponse:
+    """ "You are unsubscribed", with a way back only when they unsubscribed themselves."""
+    return _page(
+        context,
+        "unsubscribed.html",
+        email=subscription.email,
+        blocked=subscription.standing == Standing.BLOCKED,
+        resubscribe_action=f"/u/{token}/resubscribe",
+    )
+
+
 @forms.get("/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
     found = await run_in_threadpool(_recipient, context, token)
     if found is None:
         return _page(context, "link_invalid.html", status=404)
+    subscription = await run_in_threadpool(subscription_of, context.engine, found.email)
+    if subscription.standing != Standing.SUBSCRIBED:
+        return _unsubscribed_page(context, token, subscription)
     choices = await run_in_threadpool(_choices, context, found.contact_id)
     return _page(
         context,
@@ -93,22 +116,28 @@ async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
 
 
 @forms.post("/{token}", response_class=HTMLResponse)
-async def unsubscribe(token: str, context: ContextDep) -> HTMLResponse:
+async def unsubscribe_at_once(token: str, context: ContextDep) -> HTMLResponse:
     """RFC 8058 one-click, and the page's button: whatever the body, unsubscribe at once."""
     found = await run_in_threadpool(_recipient, context, token)
     if found is None:
         return _page(context, "link_invalid.html", status=404)
-    event = NormalisedEvent(
-        type=EventType.UNSUBSCRIBED,
-        provider_event_id=f"unsubscribe:{found.message_id}",
-        occurred_at=utcnow(),
-        recipient=found.email,
-        message_id=found.message_id,
-        signed_link=True,
-        detail={"description": "unsubscribe link", "scope": "all"},
+    await run_in_threadpool(unsubscribe, context.engine, found.message_id, found.email)
+    subscription = await run_in_threadpool(subscription_of, context.engine, found.email)
+    return _unsubscribed_page(context, token, subscription)
+
+
+@forms.post("/{token}/resubscribe", response_class=HTMLResponse)
+async def subscribe_again(token: str, context: ContextDep) -> HTMLResponse:
+    """The unsubscribed page's form: lifts only their own unsubscribe (see the service)."""
+    found = await run_in_threadpool(_recipient, context, token)
+    if found is None:
+        return _page(context, "link_invalid.html", status=404)
+    subscription = await run_in_threadpool(
+        resubscribe, context.engine, found.message_id, found.email
     )
-    await run_in_threadpool(store_events, context.engine, "distro", [event])
-    return _page(context, "unsubscribed.html", email=found.email)
+    if subscription.standing != Standing.SUBSCRIBED:
+        return _unsubscribed_page(context, token, subscription)
+    return _page(context, "resubscribed.html", email=found.email, action=f"/u/{token}")
 
 
 @forms.post("/{token}/beats", response_class=HTMLResponse)
