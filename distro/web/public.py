@@ -5,7 +5,7 @@ Unsubscribing follows RFC 8058: a POST to the link (which mail clients send with
 redirect. A GET only shows a page, because link scanners fetch URLs on their own: there the
 person confirms unsubscribing from everything, or keeps some of their beats (the preference
 centre; see ``distro.audience.preferences`` for what that changes). Dropping beats is also
-stored as an ``unsubscribed`` event with ``scope`` "beats", which does not suppress the address.
+stored as a ``beat_opted_out`` event, which does not suppress the address.
 
 The signed token in the URL is the only credential and every change is a POST, so the forms need
 no cookie and no CSRF token: a page elsewhere cannot make a browser post to a URL it does not
@@ -33,9 +33,7 @@ from distro.audience.resubscribe import (
     unsubscribe,
 )
 from distro.db import reading
-from distro.models import EventType, Message
-from distro.models.types import utcnow
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.models import Message
 from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
 
@@ -149,22 +147,8 @@ async def choose_beats(token: str, request: Request, context: ContextDep) -> HTM
     form = await request.form()
     wanted = [value for value in form.getlist("beat") if isinstance(value, str)]
     saved = await run_in_threadpool(
-        save_beat_choices, context.engine, found.contact_id, wanted, found.message_id
+        save_beat_choices, context.engine, found.contact_id, wanted, found.message_id, found.email
     )
-    if saved.dropped:  # recorded as an unsubscribe from those beats only: no suppression
-        event = NormalisedEvent(
-            type=EventType.UNSUBSCRIBED,
-            provider_event_id=f"unsubscribe-beats:{found.message_id}:{','.join(saved.dropped)}",
-            occurred_at=utcnow(),
-            recipient=found.email,
-            message_id=found.message_id,
-            signed_link=True,
-            detail={
-                "description": f"preference centre: no more {', '.join(saved.dropped)}",
-                "scope": "beats",
-            },
-        )
-        await run_in_threadpool(store_events, context.engine, "distro", [event])
     choices = saved.choices
     return _page(
         context,
