@@ -12,19 +12,24 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from distro.audience.contacts import contact_details
-from distro.models import Message, MessageStatus
+from distro.db import MIGRATIONS, make_engine, upgrade
+from distro.models import EventType, Message, MessageStatus
 from distro.models.types import utcnow
 from distro.reports import build_report
 from distro.reports.csv_out import report_rows, write_report
 from distro.reports.html import render_report
-from distro.sending.schedule import Audience, SendRequest, schedule
+from distro.sending.expand import FireOutcome, fire_send
+from distro.sending.schedule import Audience, SendRequest, schedule, schedule_send
+from distro.tracking.events import NormalisedEvent, store_events
 from tests.cli_support import run
-from tests.conftest import LiveDistro
-from tests.factories import add_contacts, add_release
+from tests.conftest import LiveDistro, make_settings
+from tests.factories import add_contacts, add_release, messages_of
 from tests.test_preferences import distro_events, give_beats, link, sent_to, suppressed
 
 
@@ -89,3 +94,49 @@ def test_a_beat_opt_out_is_its_own_outcome_everywhere(live: LiveDistro, tmp_path
     assert cli.returncode == 0, cli.stderr
     assert "left out by a beat opt-out" in cli.stdout
     assert f"{opting.email}: opted out of health" in cli.stdout
+
+
+def test_migration_0011_retypes_old_beat_events_and_recounts(database_url: str) -> None:
+    """An opt-out stored the old way (an ``unsubscribed`` event with scope "beats", which moved
+    the message to unsubscribed and counted as an unsubscribe) is a beat opt-out after 0011."""
+    engine = make_engine(database_url)
+    try:
+        upgrade(engine)
+        add_contacts(engine, 1, "press")
+        release = add_release(engine)
+        assert release.id is not None
+        now = utcnow()
+        send = schedule_send(
+            engine,
+            make_settings(database_url),
+            release_id=release.id,
+            audience=Audience(["press"]),
+            now=now,
+        )
+        assert send.id is not None
+        assert fire_send(engine, make_settings(database_url), send.id, now) == FireOutcome.STARTED
+        (message,) = messages_of(engine, send.id)
+        old_form = NormalisedEvent(
+            type=EventType.UNSUBSCRIBED,
+            provider_event_id=f"unsubscribe-beats:{message.id}:health",
+            occurred_at=now,
+            recipient=message.email,
+            message_id=message.id,
+            signed_link=True,
+            detail={"description": "preference centre: no more health", "scope": "beats"},
+        )
+        store_events(engine, "distro", [old_form])
+        assert build_report(engine, send.id).unsubscribed == 1  # what the old code showed
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0010")
+        upgrade(engine)
+        report = build_report(engine, send.id)
+        assert (report.unsubscribed, report.counts.beat_opted_out) == (0, 1)
+        assert [e.type for e in distro_events(engine)] == ["beat_opted_out"]
+        with Session(engine) as session:
+            assert session.get(Message, message.id).status == MessageStatus.SENT  # type: ignore[union-attr]
+    finally:
+        engine.dispose()

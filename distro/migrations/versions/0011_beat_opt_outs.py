@@ -27,7 +27,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # The preference centre's events, as the web page stored them before this revision.
-_BEATS_EVENTS = "provider = 'distro' AND provider_event_id LIKE 'unsubscribe-beats:%'"
+# (and as ``downgrade`` leaves beat opt-outs stored since, so that upgrading again retypes them).
+_BEATS_EVENTS = (
+    "provider = 'distro' AND (provider_event_id LIKE 'unsubscribe-beats:%' "
+    "OR provider_event_id LIKE 'beat-opt-out:%')"
+)
 
 
 def upgrade() -> None:
