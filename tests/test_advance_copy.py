@@ -201,7 +201,9 @@ def test_the_forecast_counts_advance_copies_still_to_go_and_suppression_first(
         SendRequest(release_id, Audience(where='beats has "health"'), at=now + timedelta(hours=3)),
         now,
     )
-    assert by_beat.forecast == AudienceForecast(audience=1, suppressed=0, left_out=0, opted_out=1)
+    f = by_beat.forecast
+    assert (f.audience, f.suppressed, f.left_out, f.opted_out) == (1, 0, 0, 1)
+    assert [(o.email, o.beats) for o in f.opted_out_contacts] == [(others[1].email, ("health",))]
 
 
 def test_a_send_that_includes_advance_recipients_mails_them_too(engine: Engine) -> None:

@@ -190,10 +190,10 @@ def test_choosing_beats_keeps_the_address_and_can_be_undone(live: LiveDistro) ->
     httpx.post(f"{url}/beats", data={}, timeout=10).raise_for_status()
     assert [beat for _c, beat, _m in opt_outs(live.engine)] == ["health", "politics", "science"]
     assert not suppressed(live.engine, message.email)
-    # Each change that dropped beats is an unsubscribe from those beats only.
-    assert [(e.type, e.message_id, e.detail["scope"]) for e in distro_events(live.engine)] == [
-        ("unsubscribed", message.id, "beats"),
-        ("unsubscribed", message.id, "beats"),
+    # Each change that dropped beats is a beat opt-out, its own event type (not an unsubscribe).
+    assert [(e.type, e.message_id, e.detail["beats"]) for e in distro_events(live.engine)] == [
+        ("beat_opted_out", message.id, ["health"]),
+        ("beat_opted_out", message.id, ["politics", "science"]),
     ]
     assert [e.detail["description"] for e in distro_events(live.engine)] == [
         "preference centre: no more health",

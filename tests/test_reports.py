@@ -231,6 +231,7 @@ def test_funnel_counts_distinct_recipients_and_keeps_people_and_machines_apart(
         "clicks_machine": 1,
         "complained": 1,
         "unsubscribed": 1,
+        "beat_opted_out": 0,
         "refused_events": 0,  # no event named these messages with another recipient
     }
     assert report.as_dict()["rates"] == {

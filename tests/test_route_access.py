@@ -57,6 +57,7 @@ ROUTES: dict[tuple[str, str], Open | Proof] = {
     ("GET", "/u/{token}"): UNSUBSCRIBE,
     ("POST", "/u/{token}"): UNSUBSCRIBE,
     ("POST", "/u/{token}/beats"): UNSUBSCRIBE,
+    ("POST", "/u/{token}/resubscribe"): UNSUBSCRIBE,
     ("POST", "/webhooks/{wire_format}"): WEBHOOK,
     ("GET", "/releases/{slug}"): Open(
         "a release's web copy is public once sent and its embargo lifted; before that it is a "
@@ -168,6 +169,7 @@ def test_links_signed_with_another_key_are_refused(live: LiveDistro) -> None:
             "unsubscribe page": http.get(f"/u/{forged[LinkPurpose.UNSUBSCRIBE]}"),
             "unsubscribe": http.post(f"/u/{forged[LinkPurpose.UNSUBSCRIBE]}"),
             "beats": http.post(f"/u/{forged[LinkPurpose.UNSUBSCRIBE]}/beats", data={}),
+            "resubscribe": http.post(f"/u/{forged[LinkPurpose.UNSUBSCRIBE]}/resubscribe"),
             "pixel": http.get(f"/o/{forged[LinkPurpose.OPEN]}.gif"),
             "click": http.get(
                 f"/c/{forged[LinkPurpose.CLICK]}/{forger.sign_link(message.send_id, target)}",

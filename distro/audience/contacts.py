@@ -30,6 +30,7 @@ from distro.audience.contact_fields import (
     clean_value,
     multi_value,
 )
+from distro.audience.preferences import OPT_OUTS
 from distro.audience.suppression import suppression_added
 from distro.csv_writer import CsvWriter
 from distro.errors import NotFoundError, ValidationError
@@ -167,6 +168,15 @@ def _details(conn: Connection, cid: int) -> dict[str, Any]:
             "since": suppression.created_at.isoformat(),
         }
     )
+    # Beats they dropped in the preference centre: staff's beats stay, sends by beat skip them.
+    data["beat_opt_outs"] = [
+        {"beat": beat, "since": since.isoformat(), "message_id": message_id}
+        for beat, since, message_id in conn.execute(
+            select(OPT_OUTS.c.beat, OPT_OUTS.c.created_at, OPT_OUTS.c.message_id)
+            .where(OPT_OUTS.c.contact_id == cid)
+            .order_by(OPT_OUTS.c.beat)
+        )
+    ]
     return data
 
 

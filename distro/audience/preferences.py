@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, Select, Table, delete, select, union
 
 from distro.audience.segment_parser import And, Has, Node, Not, Or, parse
-from distro.models import BeatOptOut, ContactBeat
+from distro.db import writing
+from distro.models import BeatOptOut, ContactBeat, EventType
 from distro.models.types import utcnow
+from distro.tracking.events import NormalisedEvent, store_in
 
 OPT_OUTS: Table = BeatOptOut.__table__  # type: ignore[attr-defined]
 BEATS: Table = ContactBeat.__table__  # type: ignore[attr-defined]
@@ -69,16 +72,44 @@ def beat_choices(conn: Connection, contact_id: int) -> list[BeatChoice]:
     return [BeatChoice(beat, beat not in dropped) for beat in every]
 
 
+def _opt_out_event(
+    message_id: int, email: str, dropped: list[str], at: datetime
+) -> NormalisedEvent:
+    return NormalisedEvent(
+        type=EventType.BEAT_OPTED_OUT,
+        provider_event_id=f"beat-opt-out:{message_id}:{','.join(dropped)}",
+        occurred_at=at,
+        recipient=email,
+        message_id=message_id,
+        signed_link=True,
+        # "scope" kept so that code reading the older form never takes it for an unsubscribe.
+        detail={
+            "description": f"preference centre: no more {', '.join(dropped)}",
+            "scope": "beats",
+            "beats": dropped,
+        },
+    )
+
+
 class SavedChoices(NamedTuple):
     choices: list[BeatChoice]  # as stored now
     dropped: list[str]  # the beats this change opted out of
 
 
 def save_beat_choices(
-    engine: Engine, contact_id: int, wanted: Collection[str], message_id: int | None
+    engine: Engine,
+    contact_id: int,
+    wanted: Collection[str],
+    message_id: int | None,
+    email: str = "",
 ) -> SavedChoices:
-    """Record that the contact wants only ``wanted`` of their beats (others named are ignored)."""
-    with engine.begin() as conn:
+    """Record that the contact wants only ``wanted`` of their beats (others named are ignored).
+
+    Beats dropped are also stored, in the same transaction, as one ``beat_opted_out`` event on
+    the message whose link was used: its own outcome in reports, never an unsubscribe (the
+    address is not suppressed).
+    """
+    with writing(engine) as conn:
         choices = beat_choices(conn, contact_id)
         keep = {beat.lower() for beat in wanted}
         drop = [c.beat for c in choices if c.beat not in keep and c.wanted]
@@ -101,4 +132,6 @@ def save_beat_choices(
                 for beat in drop
             ]
             conn.execute(OPT_OUTS.insert(), rows)
+            if message_id is not None:
+                store_in(conn, "distro", [_opt_out_event(message_id, email, drop, now)])
         return SavedChoices(beat_choices(conn, contact_id), drop)

@@ -127,6 +127,14 @@ def _print_contact(data: dict[str, Any], as_json: bool) -> None:
         *[(name, data[name]) for name in ("region", "country", "language", "timezone")],
         ("notes", data["notes"]),
         ("beats", "; ".join(data["beats"])),
+        (
+            "beats opted out",
+            "; ".join(
+                f"{o['beat']} (since {o['since'][:16].replace('T', ' ')} UTC)"
+                for o in data["beat_opt_outs"]
+            )
+            or "none",
+        ),
         ("tags", "; ".join(data["tags"])),
         *[(f"custom.{key}", value) for key, value in sorted(data["custom"].items())],
         ("lists", ", ".join(data["lists"])),

@@ -55,6 +55,7 @@ def print_report(report: SendReport) -> None:
         ("  by machines", c.clicked_machine, _share(c.clicked_machine, r.delivered)),
         ("complained", r.complained, _share(r.complained, r.delivered)),
         ("unsubscribed", r.unsubscribed, _share(r.unsubscribed, r.delivered)),
+        ("opted out of a beat", c.beat_opted_out, _share(c.beat_opted_out, r.delivered)),
     ]
     print_table("Funnel (distinct recipients)", ("stage", "count", "share"), rows)
     if r.refused_note:

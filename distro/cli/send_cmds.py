@@ -111,6 +111,7 @@ def _print_scheduled(scheduled: ScheduledSend) -> None:
         )
     for warning in scheduled.warnings:
         console.print(f"  warning: {warning}", markup=False)
+    _print_opted_out(scheduled.forecast)
 
 
 # How a suppression's reason reads after a count: "2 unsubscribed, 1 hard bounce".
@@ -121,6 +122,24 @@ SUPPRESSION_LABELS = {
     "complaint": "complained",
     "do_not_contact": "do not contact",
 }
+#: Contacts left out by a beat opt-out printed by name; --json lists them all.
+OPTED_OUT_SHOWN = 20
+
+
+def _print_opted_out(forecast: AudienceForecast) -> None:
+    who = forecast.opted_out_contacts
+    if not who:
+        return
+    console.print(f"  {len(who)} left out by a beat opt-out (preference centre):", markup=False)
+    for contact in who[:OPTED_OUT_SHOWN]:
+        console.print(
+            f"    {contact.email}: opted out of {', '.join(contact.beats)} "
+            f"on {contact.since:%Y-%m-%d %H:%M} UTC",
+            markup=False,
+            overflow="fold",
+        )
+    if len(who) > OPTED_OUT_SHOWN:
+        console.print(f"    … and {len(who) - OPTED_OUT_SHOWN} more (--json lists them all)")
 
 
 def _audience_line(forecast: AudienceForecast) -> str:

@@ -34,6 +34,8 @@ class MessageOutcome(SQLModel, table=True):
     machine_clicked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     complained_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # First preference-centre opt-out of a beat: not an unsubscribe (the address stays mailable).
+    beat_opted_out_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     opens: int = 0  # human
     machine_opens: int = 0
@@ -80,6 +82,7 @@ class ReportRollup(SQLModel, table=True):
     clicks_machine: int = 0
     complained: int = 0
     unsubscribed: int = 0
+    beat_opted_out: int = 0  # recipients who dropped a beat in the preference centre
 
 
 class ReportTimeline(SQLModel, table=True):

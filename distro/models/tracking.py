@@ -24,12 +24,15 @@ class EventType(StrEnum):
     CLICKED = "clicked"
     COMPLAINED = "complained"
     UNSUBSCRIBED = "unsubscribed"
-    # A provider reports the address may be mailed again (Postmark reactivation, SendGrid
-    # group_resubscribe): recorded for staff, it lifts no suppression by itself.
+    # The address may be mailed again: a provider says so (Postmark reactivation, SendGrid
+    # group_resubscribe), which is recorded for staff and lifts no suppression by itself, or the
+    # journalist subscribed again from the unsubscribe page (an unsubscribe suppression lifted).
     RESUBSCRIBED = "resubscribed"
     # Informational provider notices (auto-replies, address changes, challenge mails): kept,
     # never moving a message or suppressing an address.
     OTHER = "other"
+    # Unticked a beat in the preference centre: not an unsubscribe, the address is not suppressed.
+    BEAT_OPTED_OUT = "beat_opted_out"
 
 
 class Event(SQLModel, table=True):

@@ -30,6 +30,7 @@ PALETTE = {
     "bounced": "#ef4444",
     "complained": "#be123c",
     "unsubscribed": "#a855f7",
+    "beat_opted_out": "#c4b5fd",
     "suppressed": "#64748b",
     "failed": "#b91c1c",
     "machine": "#c7d2fe",

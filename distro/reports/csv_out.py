@@ -45,6 +45,7 @@ FUNNEL = (
     "clicks_machine",
     "complained",
     "unsubscribed",
+    "beat_opted_out",
 )
 _SEND = (
     "send_id",

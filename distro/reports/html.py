@@ -180,6 +180,7 @@ def _outcomes(r: SendReport) -> BarChart:
         ("Machine opens only", max(0, c.opened - c.opened_human), PALETTE["machine"]),
         ("Complained", r.complained, PALETTE["complained"]),
         ("Unsubscribed", r.unsubscribed, PALETTE["unsubscribed"]),
+        ("Opted out of a beat", c.beat_opted_out, PALETTE["beat_opted_out"]),
     ]
     return bar_chart(
         [(label, n, colour, percent(_share(n, r.recipients))) for label, n, colour in rows],

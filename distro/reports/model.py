@@ -39,6 +39,8 @@ class Counts:
     clicks_machine: int = 0
     complained: int = 0
     unsubscribed: int = 0
+    # Dropped a beat in the preference centre: counted apart, not an unsubscribe.
+    beat_opted_out: int = 0
 
 
 COUNT_NAMES = tuple(f.name for f in fields(Counts))
@@ -253,6 +255,7 @@ class SendReport:
             "clicks_machine": c.clicks_machine,
             "complained": self.complained,
             "unsubscribed": self.unsubscribed,
+            "beat_opted_out": c.beat_opted_out,
             "rates": asdict(self.rates),
             "breakdowns": {
                 name: [row.as_dict() for row in rows] for name, rows in self.breakdowns.items()

@@ -3,7 +3,9 @@ the provider API that accepted it.
 
 Templates live in ``templates/web/sandbox`` (source checkout) or ``distro/_templates/web/sandbox``
 (installed wheel). Autoescaping is on; the HTML part is shown inside ``<iframe sandbox srcdoc>``
-so its scripts never run and its styles cannot leak into the page.
+so its scripts never run and its styles cannot leak into the page. Both parts are shown inert
+(``distro.sandbox.inert``): no open pixel, links straight to their targets, so looking at the
+inbox records no opens or clicks.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from distro.rendering import packaged_templates
+from distro.sandbox.inert import inert_html, inert_text
 
 if TYPE_CHECKING:
     from distro.sandbox.app import Sandbox
@@ -56,7 +59,12 @@ def build_pages_router(sandbox: Sandbox) -> APIRouter:
         found = store.get(ref)
         if found is None:
             raise HTTPException(404, f"no message {ref}")
-        page = env.get_template("message.html").render(base=_base(request), message=found)
+        page = env.get_template("message.html").render(
+            base=_base(request),
+            message=found,
+            html_body=inert_html(found.html_body),
+            text_body=inert_text(found.text_body),
+        )
         return HTMLResponse(page)
 
     return router

@@ -5,7 +5,8 @@ expansion (``distro.sending.expand``) would insert if the send fired now, with t
 active contacts of its lists and segment, embargo-trusted ones only for an advance copy,
 suppressed addresses recorded as such, and contacts who have (or are due to get) an advance copy
 of the release left out unless the send includes them. Contacts a beat segment leaves out
-because they opted out of a beat it names are counted apart; they are not in the audience.
+because they opted out of a beat it names are counted apart and listed by address (with the
+beats and since when); they are not in the audience.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Select, Table, and_, case, func, literal, select
 
+from distro.audience.preferences import OPT_OUTS, named_beats
 from distro.audience.targeting import audience_contact_ids, send_expression, tagged_contact_ids
 from distro.db import reading
 from distro.errors import NotFoundError
@@ -30,6 +32,18 @@ RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
+class OptedOut:
+    """A contact a beat segment leaves out, and why: so staff can see who, not just how many."""
+
+    email: str
+    beats: tuple[str, ...]  # the segment's beats they opted out of
+    since: datetime  # their earliest opt-out of those beats
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"email": self.email, "beats": list(self.beats), "since": self.since.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
 class AudienceForecast:
     audience: int  # active contacts the send names now
     suppressed: int  # of them, on the suppression list: recorded, never mailed
@@ -37,6 +51,7 @@ class AudienceForecast:
     opted_out: int  # not in the audience: opted out of a beat its segment names
     # The suppressed, by the suppression's reason (unsubscribed, hard_bounce, complaint ...).
     suppressed_by_reason: dict[str, int] = field(default_factory=dict)
+    opted_out_contacts: tuple[OptedOut, ...] = ()  # who they are, by address
 
     @property
     def recipients(self) -> int:
@@ -48,7 +63,9 @@ class AudienceForecast:
         return self.audience - self.left_out - self.suppressed
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "recipients": self.recipients, "to_send": self.to_send}
+        data = {**asdict(self), "recipients": self.recipients, "to_send": self.to_send}
+        data["opted_out_contacts"] = [who.as_dict() for who in self.opted_out_contacts]
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +100,9 @@ def forecast(conn: Connection, target: Target, now: datetime) -> AudienceForecas
         .where(*_addressed(members, target.only_tag))
     ).one()
     audience = int(row[0] or 0)
-    opted_out = 0
+    who: tuple[OptedOut, ...] = ()
     if target.expression:
-        everyone = audience_contact_ids(target.lists, target.expression, now, honour_opt_outs=False)
-        opted_out = _count(conn, everyone, target.only_tag) - audience
+        who = _opted_out(conn, target, members, now)
     suppressed_count = int(row[1] or 0)
     by_reason: dict[str, int] = {}
     if suppressed_count:
@@ -98,7 +114,38 @@ def forecast(conn: Connection, target: Target, now: datetime) -> AudienceForecas
             .order_by(func.count().desc(), s.c.reason)
         ).all()
         by_reason = {str(reason): int(n) for reason, n in reasons}
-    return AudienceForecast(audience, suppressed_count, int(row[2] or 0), opted_out, by_reason)
+    return AudienceForecast(
+        audience,
+        suppressed_count,
+        int(row[2] or 0),
+        len(who),
+        suppressed_by_reason=by_reason,
+        opted_out_contacts=who,
+    )
+
+
+def _opted_out(
+    conn: Connection, target: Target, members: Select[tuple[int]], now: datetime
+) -> tuple[OptedOut, ...]:
+    """Contacts the segment would name but for a beat opt-out, with the beats, by address."""
+    assert target.expression is not None
+    beats = named_beats(target.expression)
+    if not beats:
+        return ()
+    c, o = CONTACTS, OPT_OUTS
+    everyone = audience_contact_ids(target.lists, target.expression, now, honour_opt_outs=False)
+    rows = conn.execute(
+        select(c.c.email, o.c.beat, o.c.created_at)
+        .join(o, o.c.contact_id == c.c.id)
+        .where(*_addressed(everyone, target.only_tag), c.c.id.not_in(members), o.c.beat.in_(beats))
+        .order_by(c.c.email, o.c.beat)
+    ).all()
+    grouped: dict[str, tuple[list[str], datetime]] = {}
+    for email, beat, created_at in rows:
+        found, since = grouped.get(email, ([], created_at))
+        found.append(beat)
+        grouped[email] = (found, min(since, created_at))
+    return tuple(OptedOut(email, tuple(b), since) for email, (b, since) in grouped.items())
 
 
 def _addressed(members: Select[tuple[int]], trusted_tag: str | None) -> list[Any]:
@@ -108,11 +155,6 @@ def _addressed(members: Select[tuple[int]], trusted_tag: str | None) -> list[Any
     if trusted_tag is not None:
         conditions.append(c.c.id.in_(tagged_contact_ids(trusted_tag)))
     return conditions
-
-
-def _count(conn: Connection, members: Select[tuple[int]], trusted_tag: str | None) -> int:
-    query = select(func.count()).select_from(CONTACTS).where(*_addressed(members, trusted_tag))
-    return int(conn.scalar(query) or 0)
 
 
 @dataclass(frozen=True, slots=True)

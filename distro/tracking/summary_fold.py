@@ -69,6 +69,7 @@ class Outcome:
     machine_clicked_at: datetime | None = None
     complained_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    beat_opted_out_at: datetime | None = None
     failed_at: datetime | None = None
     opens: int = 0
     machine_opens: int = 0
@@ -107,6 +108,7 @@ ROLLUP_COLUMNS = (
     "clicks_machine",
     "complained",
     "unsubscribed",
+    "beat_opted_out",
 )
 # Per-minute columns kept by the summary (``sent`` comes from the messages), and per link.
 MINUTE_COLUMNS = (
@@ -150,6 +152,7 @@ def contribution(outcome: Outcome) -> tuple[int, ...]:
         o.machine_clicks,
         o.complained_at is not None,
         o.unsubscribed_at is not None,
+        o.beat_opted_out_at is not None,
     )
 
 
@@ -217,6 +220,8 @@ def apply(outcome: Outcome, kind: str, at: datetime, detail: Mapping[str, Any]) 
         o.complained_at = _earliest(o.complained_at, at)
     elif kind == EventType.UNSUBSCRIBED:
         o.unsubscribed_at = _earliest(o.unsubscribed_at, at)
+    elif kind == EventType.BEAT_OPTED_OUT:
+        o.beat_opted_out_at = _earliest(o.beat_opted_out_at, at)
     elif kind in (EventType.FAILED, EventType.REJECTED):
         o.failed_at = _earliest(o.failed_at, at)
         _give_reason(o, _detailed_reason("", detail), at)

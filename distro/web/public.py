@@ -5,11 +5,13 @@ Unsubscribing follows RFC 8058: a POST to the link (which mail clients send with
 redirect. A GET only shows a page, because link scanners fetch URLs on their own: there the
 person confirms unsubscribing from everything, or keeps some of their beats (the preference
 centre; see ``distro.audience.preferences`` for what that changes). Dropping beats is also
-stored as an ``unsubscribed`` event with ``scope`` "beats", which does not suppress the address.
+stored as a ``beat_opted_out`` event, which does not suppress the address.
 
 The signed token in the URL is the only credential and every change is a POST, so the forms need
 no cookie and no CSRF token: a page elsewhere cannot make a browser post to a URL it does not
-know.
+know. Someone already unsubscribed who follows the link again is told so and may subscribe again
+(``distro.audience.resubscribe``: only their own unsubscribe is lifted, never a bounce or a
+complaint).
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ from starlette.concurrency import run_in_threadpool
 
 import distro
 from distro.audience.preferences import BeatChoice, beat_choices, save_beat_choices
+from distro.audience.resubscribe import (
+    Standing,
+    Subscription,
+    resubscribe,
+    subscription_of,
+    unsubscribe,
+)
 from distro.db import reading
-from distro.models import EventType, Message
-from distro.models.types import utcnow
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.models import Message
 from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
 
@@ -76,11 +83,25 @@ def _choices(context: AppContext, contact_id: int) -> list[BeatChoice]:
         return beat_choices(conn, contact_id)
 
 
+def _unsubscribed_page(context: AppContext, token: str, subscription: Subscription) -> HTMLResponse:
+    """ "You are unsubscribed", with a way back only when they unsubscribed themselves."""
+    return _page(
+        context,
+        "unsubscribed.html",
+        email=subscription.email,
+        blocked=subscription.standing == Standing.BLOCKED,
+        resubscribe_action=f"/u/{token}/resubscribe",
+    )
+
+
 @forms.get("/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
     found = await run_in_threadpool(_recipient, context, token)
     if found is None:
         return _page(context, "link_invalid.html", status=404)
+    subscription = await run_in_threadpool(subscription_of, context.engine, found.email)
+    if subscription.standing != Standing.SUBSCRIBED:
+        return _unsubscribed_page(context, token, subscription)
     choices = await run_in_threadpool(_choices, context, found.contact_id)
     return _page(
         context,
@@ -93,22 +114,28 @@ async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
 
 
 @forms.post("/{token}", response_class=HTMLResponse)
-async def unsubscribe(token: str, context: ContextDep) -> HTMLResponse:
+async def unsubscribe_at_once(token: str, context: ContextDep) -> HTMLResponse:
     """RFC 8058 one-click, and the page's button: whatever the body, unsubscribe at once."""
     found = await run_in_threadpool(_recipient, context, token)
     if found is None:
         return _page(context, "link_invalid.html", status=404)
-    event = NormalisedEvent(
-        type=EventType.UNSUBSCRIBED,
-        provider_event_id=f"unsubscribe:{found.message_id}",
-        occurred_at=utcnow(),
-        recipient=found.email,
-        message_id=found.message_id,
-        signed_link=True,
-        detail={"description": "unsubscribe link", "scope": "all"},
+    await run_in_threadpool(unsubscribe, context.engine, found.message_id, found.email)
+    subscription = await run_in_threadpool(subscription_of, context.engine, found.email)
+    return _unsubscribed_page(context, token, subscription)
+
+
+@forms.post("/{token}/resubscribe", response_class=HTMLResponse)
+async def subscribe_again(token: str, context: ContextDep) -> HTMLResponse:
+    """The unsubscribed page's form: lifts only their own unsubscribe (see the service)."""
+    found = await run_in_threadpool(_recipient, context, token)
+    if found is None:
+        return _page(context, "link_invalid.html", status=404)
+    subscription = await run_in_threadpool(
+        resubscribe, context.engine, found.message_id, found.email
     )
-    await run_in_threadpool(store_events, context.engine, "distro", [event])
-    return _page(context, "unsubscribed.html", email=found.email)
+    if subscription.standing != Standing.SUBSCRIBED:
+        return _unsubscribed_page(context, token, subscription)
+    return _page(context, "resubscribed.html", email=found.email, action=f"/u/{token}")
 
 
 @forms.post("/{token}/beats", response_class=HTMLResponse)
@@ -120,22 +147,8 @@ async def choose_beats(token: str, request: Request, context: ContextDep) -> HTM
     form = await request.form()
     wanted = [value for value in form.getlist("beat") if isinstance(value, str)]
     saved = await run_in_threadpool(
-        save_beat_choices, context.engine, found.contact_id, wanted, found.message_id
+        save_beat_choices, context.engine, found.contact_id, wanted, found.message_id, found.email
     )
-    if saved.dropped:  # recorded as an unsubscribe from those beats only: no suppression
-        event = NormalisedEvent(
-            type=EventType.UNSUBSCRIBED,
-            provider_event_id=f"unsubscribe-beats:{found.message_id}:{','.join(saved.dropped)}",
-            occurred_at=utcnow(),
-            recipient=found.email,
-            message_id=found.message_id,
-            signed_link=True,
-            detail={
-                "description": f"preference centre: no more {', '.join(saved.dropped)}",
-                "scope": "beats",
-            },
-        )
-        await run_in_threadpool(store_events, context.engine, "distro", [event])
     choices = saved.choices
     return _page(
         context,

@@ -2,8 +2,8 @@
 and per-send rollups kept as events are stored
 
 Messages already in the database get their contact's current outlet, region and beats, and
-sends that already have events are recounted from them (``distro.tracking.summary.rebuild``),
-so their reports stay right after the upgrade.
+sends that already have events are recounted from them (``distro.tracking.summary.rebuild``, run
+by revision 0011 once every summary column exists), so their reports stay right after the upgrade.
 
 Revision ID: 0007
 Revises: 0006
@@ -157,18 +157,8 @@ def _backfill() -> None:
     """Existing messages: addressed as their contact is now; existing events: recounted."""
     conn = op.get_bind()
     op.execute(_ADDRESSED + _BEATS[conn.dialect.name])
-    sends = [
-        row[0]
-        for row in conn.execute(
-            sa.text(
-                "SELECT DISTINCT m.send_id FROM events e JOIN messages m ON m.id = e.message_id"
-            )
-        )
-    ]
-    if sends:
-        from distro.tracking.summary import rebuild
-
-        rebuild(conn, sends)
+    # The recount itself is done by 0011 (its ``_recount_uncounted``): it runs today's summary
+    # code, which writes columns later revisions add, so it must run once they exist.
 
 
 def downgrade() -> None:
