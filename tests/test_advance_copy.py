@@ -168,7 +168,13 @@ def test_the_forecast_counts_advance_copies_still_to_go_and_suppression_first(
     at_lift = plan(engine, release_id, now, ["press"])
     # The advance copy has not gone yet: the two it will reach are left out already, the
     # suppressed one is counted as suppressed only.
-    assert at_lift.forecast == AudienceForecast(audience=6, suppressed=1, left_out=2, opted_out=0)
+    assert at_lift.forecast == AudienceForecast(
+        audience=6,
+        suppressed=1,
+        left_out=2,
+        opted_out=0,
+        suppressed_by_reason={"do_not_contact": 1},
+    )
     assert at_lift.forecast.to_send == 3
     everyone = plan(
         engine,
