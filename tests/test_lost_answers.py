@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from distro.tracking.links import LinkSigner
 from tests.conftest import make_settings
 from tests.factories import messages_of
 from tests.test_queue import started_send
+from tests.test_send_control import distro, ok_json, ok_text
 
 Handler = Callable[[httpx.Request], httpx.Response]
 LOOKUP = {"sandbox": queue.Recovery.LOOKUP}
@@ -109,3 +111,33 @@ def test_a_failing_lookup_is_asked_again_until_the_deadline(engine: Engine) -> N
     assert sender.reconcile(LOOKUP) == 3
     assert len(asked) == 3
     assert_left_for_staff(engine, send_id, clock, "kept failing")
+
+
+def test_send_list_says_how_many_are_uncertain_and_why(engine: Engine, tmp_path: Path) -> None:
+    clock = Clock()
+    sender = sender_for(engine, lambda request: httpx.Response(404), clock)
+    send_id = lose_every_answer(engine, sender)
+    clock.now += timedelta(minutes=2)
+    sender.reconcile(LOOKUP)
+    queue.finish_done_sends(engine, clock.now)
+    url = engine.url.render_as_string(hide_password=False)
+
+    listed = ok_json(distro(tmp_path, url, "send", "list", "--json"))
+    assert (listed[0]["send_id"], listed[0]["status"]) == (send_id, "sent")
+    assert (listed[0]["failed"], listed[0]["uncertain"]) == (0, 3)
+    (reason,) = listed[0]["reasons"]
+    assert (reason["status"], reason["count"]) == ("uncertain", 3)
+    assert "refused the lookup" in reason["reason"]
+    assert "HTTP 404" in reason["reason"]
+    table = ok_text(distro(tmp_path, url, "send", "list"))
+    assert f"send {send_id}: 3 uncertain:" in table
+    assert "3: outcome unknown: the provider refused the lookup" in table
+    report = ok_json(distro(tmp_path, url, "report", str(send_id), "--format", "json"))
+    assert report["uncertain"] == 3
+    assert report["not_sent_reasons"][0]["count"] == 3
+    assert "refused the lookup" in report["not_sent_reasons"][0]["reason"]
+    text = ok_text(distro(tmp_path, url, "report", str(send_id)))
+    assert "3 uncertain: 3: outcome unknown: the provider refused the lookup" in text
+    html = tmp_path / "report.html"
+    ok_text(distro(tmp_path, url, "report", str(send_id), "--format", "html", "--out", str(html)))
+    assert "3 uncertain:" in html.read_text()

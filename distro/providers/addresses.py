@@ -35,17 +35,23 @@ NO_UTF8_LOCAL_PART_TYPES = ("postmark", "sendgrid", "ses", "resend", "sandbox")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9 !#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+")
 
 
+# The common name (formatted for every recipient of every send) takes the short way.
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9 ]+")
+
+
 class AddressRefused(ValueError):
     """This address cannot go through this provider; the message says why."""
 
 
 def ascii_domain(address: str) -> str:
     """``address`` with its domain IDNA-encoded (UTS 46 mapping); the local part untouched."""
+    if address.isascii() and "@" in address:
+        return address  # the usual case, per message: nothing to encode
     local, at, domain = address.strip().rpartition("@")
     if not at or not local or not domain:
         raise AddressRefused(f"{address!r} is not an email address")
     if domain.isascii():
-        return f"{local}@{domain.lower()}"
+        return f"{local}@{domain}"
     try:
         encoded = idna.encode(domain, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
@@ -54,7 +60,7 @@ def ascii_domain(address: str) -> str:
 
 
 def has_non_ascii_local_part(address: str) -> bool:
-    return not address.rpartition("@")[0].isascii()
+    return not address.isascii() and not address.rpartition("@")[0].isascii()
 
 
 def prepare_address(address: str, *, utf8_local_part: bool) -> str:
@@ -67,6 +73,8 @@ def prepare_address(address: str, *, utf8_local_part: bool) -> str:
 
 def display_address(name: str, address: str) -> str:
     """``Name <address>`` with the name as UTF-8 text, quoted when it holds specials."""
+    if name and _SIMPLE_NAME.fullmatch(name) and name.strip() == name and "  " not in name:
+        return f"{name} <{address}>"
     name = " ".join(single_line(name).split()) if name else ""
     if not name:
         return address
