@@ -101,6 +101,10 @@ class SendingSettings(_Section):
     # How long a provider with a message search gets to index a message whose send answer was
     # lost before distro asks it (then resends only what it does not have).
     reconcile_seconds: float = Field(default=60, ge=0, le=86_400)
+    # How long a lost answer's lookup may keep failing (5xx, timeouts) before distro stops
+    # asking and leaves the message uncertain for `send resolve`. A refused lookup (4xx)
+    # stops at once. At least a minute, the interval between two lookups.
+    reconcile_deadline_seconds: float = Field(default=1800, ge=60, le=7 * 86_400)
     # Retryable failures wait base * 2^(attempt-1), jittered, capped (and never less than the
     # provider's Retry-After).
     retry_base_seconds: float = Field(default=2, gt=0, le=3600)

@@ -138,6 +138,11 @@ def test_sample_import_reports_every_defect_and_imports_every_valid_row(
         assert any(n == line and "Mars/Olympus_Mons" in m for n, _, m in messages)
     roles = {e for _, e, m in messages if "role address" in m}
     assert {"newsdesk@ap.org", "editor@laraza.com"} <= roles
+    # José's address is kept, with a warning naming the providers that cannot take it.
+    (international,) = [(n, m) for n, e, m in messages if e == "josé.lópez@elnuevoherald.com"]
+    assert international[0] == 180
+    assert "non-ASCII local part" in international[1]
+    assert "postmark, sendgrid, ses, resend" in international[1]
     # the unknown zone is dropped, the contact kept
     assert contact(any_engine, "newsdesk@ap.org").timezone == ""
 

@@ -20,6 +20,7 @@ from distro.audience.contact_fields import (
 from distro.audience.csv_rows import Record, address_in_columns, header_key
 from distro.csv_writer import TEXT_MARKER, unmarked
 from distro.errors import ValidationError
+from distro.providers.addresses import providers_refusing
 
 # The most a spreadsheet cell holds (Excel's limit): a longer cell is not a contact's value.
 CELL_LIMIT = 32_767
@@ -250,6 +251,16 @@ class RowParser:
             return None
         if email[: email.index("@")] in ROLE_LOCAL_PARTS:
             self._warn(line, email, "role address (kept, flagged)")
+        refusing = providers_refusing(email)
+        if refusing:
+            # Kept: Mailgun and SMTPUTF8 relays take it; a send through the others fails this
+            # one message with the reason (distro.providers.addresses).
+            self._warn(
+                line,
+                email,
+                f"non-ASCII local part (kept): {', '.join(refusing)} cannot take it, only "
+                "mailgun and SMTP relays offering SMTPUTF8 can",
+            )
         values: dict[str, str] = {}
         for name, indexes, limit in self.scalar_plan:
             cell = cells[indexes[0]] if len(indexes) == 1 else self._pick(cells, indexes, differing)

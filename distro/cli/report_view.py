@@ -60,6 +60,8 @@ def print_report(report: SendReport) -> None:
     print_table("Funnel (distinct recipients)", ("stage", "count", "share"), rows)
     if r.refused_note:
         output.console.print(r.refused_note, markup=False)
+    for line in r.not_sent.lines():
+        output.console.print(line, markup=False, soft_wrap=True)
     print_table(
         "Totals (events)",
         ("", "total", "by people", "by machines"),

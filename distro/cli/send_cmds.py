@@ -226,6 +226,10 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
     for s in summaries:
         if s.note:
             console.print(f"send {s.send_id} ({s.status}): {s.note}", markup=False)
+    # Failed and uncertain messages, with why: a send that ended short says so here.
+    for s in summaries:
+        for line in s.problems.lines():
+            console.print(f"send {s.send_id}: {line}", markup=False, soft_wrap=True)
 
 
 def _recipients(summary: SendSummary) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import abc
 import email.utils
-import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,7 +26,7 @@ from distro.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from distro.single_line import single_line
+from distro.providers.addresses import display_address
 
 # Metadata key under which our own message id travels, to come back in webhooks.
 MESSAGE_ID_KEY = "distro_message_id"
@@ -66,20 +65,10 @@ class OutboundEmail(NamedTuple):
         return format_address(self.to_name, self.to_email)
 
 
-# A display name of ASCII letters, digits and spaces needs no quoting or encoding.
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9 ]+")
-
-
 def format_address(name: str, address: str) -> str:
-    """``email.utils.formataddr((name, address))``, with the common plain name (formatted once
-    per recipient of every send) done without the general path's checks. The name is made one
-    line first: a line break in a display name would end the header it goes in."""
-    if not name:
-        return address
-    if _PLAIN_NAME.fullmatch(name):
-        return f"{name} <{address}>"
-    name = single_line(name)
-    return email.utils.formataddr((name, address)) if name else address
+    """``Name <address>`` with the name as UTF-8 text (see ``distro.providers.addresses``):
+    never an encoded-word, and never an exception for a non-ASCII address."""
+    return display_address(name, address)
 
 
 class SendResult(NamedTuple):
@@ -106,6 +95,9 @@ class Provider(abc.ABC):
     honours_idempotency_key: bool = False
     #: Whether ``lookup`` can tell which messages the provider accepted.
     offers_lookup: bool = False
+    #: Whether a non-ASCII local part (``josé@...``) may be handed over; when not, such a
+    #: message is refused alone before the request (``distro.sending.provider_call``).
+    accepts_non_ascii_local_part: bool = False
 
     def __init__(self, name: str, client: httpx.Client | None) -> None:
         self.name = name

@@ -56,6 +56,8 @@ MAX_TAG_LENGTH = 128
 
 class MailgunProvider(Provider):
     max_batch = 1000
+    # Mailgun documents SMTPUTF8 support: a non-ASCII local part goes out as it is.
+    accepts_non_ascii_local_part = True
 
     def __init__(self, name: str, client: httpx.Client, *, domain: str) -> None:
         super().__init__(name, client)

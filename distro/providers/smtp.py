@@ -29,6 +29,7 @@ from distro.config import ProviderSettings, Settings
 from distro.config import SmtpProvider as SmtpSettings
 from distro.errors import PermanentProviderError, ProviderError, RetryableProviderError
 from distro.mime import to_mime
+from distro.providers.addresses import NON_ASCII_LOCAL_PART, has_non_ascii_local_part
 from distro.providers.base import OutboundEmail, Provider, SendResult
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class SmtpProvider(Provider):
     """One connection per batch; ``ssl_context`` defaults to the system's trusted CAs."""
 
     max_batch = 50
+    # Only when the relay offers SMTPUTF8: checked per connection in ``_send_one``.
+    accepts_non_ascii_local_part = True
 
     def __init__(
         self,
@@ -175,6 +178,12 @@ class SmtpProvider(Provider):
             log.exception("%s: cannot build message %s", self.name, email.message_id)
             return SendResult(email.message_id, False, error=f"{self.name}: {exc}"), True
         provider_id = message["Message-ID"]
+        international = has_non_ascii_local_part(email.to_email) or has_non_ascii_local_part(
+            email.from_email
+        )
+        if international and not connection.has_extn("smtputf8"):
+            error = f"{self.name}: {NON_ASCII_LOCAL_PART} (the relay does not offer SMTPUTF8)"
+            return SendResult(email.message_id, False, error=error), True
         connection.data_started = False
         try:
             connection.send_message(message, email.from_email, [email.to_email])

@@ -41,6 +41,7 @@ from distro.reports.model import (
     Timeline,
     TimelinePoint,
 )
+from distro.sending.problems import SendProblems, problems_of
 from distro.tracking.refused import refused_counts
 from distro.tracking.summary_fold import DIMENSIONS, minute_of
 
@@ -84,6 +85,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         links = _links(conn, send_id)
         reasons = _bounce_reasons(conn, send_id)
         refused = refused_counts(conn, [send_id]).get(send_id, 0)
+        not_sent = problems_of(conn, [send_id]).get(send_id, SendProblems())
     # Left out (they had the advance copy) is not among the recipients: nothing was addressed.
     left_out = statuses.get(MessageStatus.LEFT_OUT, 0)
     recipients = sum(statuses.values()) - left_out
@@ -128,6 +130,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         top_links=links,
         bounce_reasons=reasons,
         refused_events=refused,
+        not_sent=not_sent,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from distro.models import SendKind
+from distro.sending.problems import SendProblems
 
 
 def share(part: int, whole: int) -> float | None:
@@ -205,6 +206,9 @@ class SendReport:
     # Provider events that named this send's messages but not their recipients: not applied
     # to them (distro.tracking.matching), so in none of the figures above.
     refused_events: int = 0
+    # Why messages failed or wait as uncertain (the most frequent reasons), so a send that ended
+    # short says what went wrong.
+    not_sent: SendProblems = field(default_factory=SendProblems)
 
     @property
     def refused_note(self) -> str:
@@ -264,6 +268,7 @@ class SendReport:
             "top_links": [asdict(link) for link in self.top_links],
             "bounce_reasons": [asdict(reason) for reason in self.bounce_reasons],
             "refused_events": self.refused_events,
+            "not_sent_reasons": [reason.as_dict() for reason in self.not_sent.reasons],
         }
         return data
 

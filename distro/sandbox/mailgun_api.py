@@ -12,7 +12,6 @@ how they combine); stored templates are not emulated; any domain is accepted.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import secrets
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from distro.providers.addresses import display_address
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.sandbox.addresses import parse_mailbox, parse_mailbox_list
 from distro.sandbox.auth import basic_credentials, secret_matches
@@ -89,7 +89,7 @@ def _mailboxes(form: FormData, name: str, required: bool) -> list[tuple[str, str
         if required:
             raise _Refused(f"'{name}' parameter is missing")
         return []
-    found = parse_mailbox_list(", ".join(values))
+    found = parse_mailbox_list(", ".join(values), utf8_local_part=True)
     if found is None:
         raise _Refused(f"'{name}' parameter is not a valid address. please check documentation")
     return found
@@ -112,7 +112,7 @@ def _read(form: FormData) -> _Call:
     sender = _first(form, "from")
     if not sender.strip():
         raise _Refused("'from' parameter is missing")
-    if parse_mailbox(sender) is None:
+    if parse_mailbox(sender, utf8_local_part=True) is None:
         raise _Refused("'from' parameter is not a valid address. please check documentation")
     to = _mailboxes(form, "to", required=True)
     cc, bcc = _mailboxes(form, "cc", False), _mailboxes(form, "bcc", False)
@@ -196,9 +196,9 @@ def _message(
     everyone = [*people, *call.cc, *call.bcc]
     return {
         "from_": call.from_,
-        "to": ", ".join(email.utils.formataddr(p) for p in people),
-        "cc": ", ".join(email.utils.formataddr(p) for p in call.cc),
-        "bcc": ", ".join(email.utils.formataddr(p) for p in call.bcc),
+        "to": ", ".join(display_address(*p) for p in people),
+        "cc": ", ".join(display_address(*p) for p in call.cc),
+        "bcc": ", ".join(display_address(*p) for p in call.bcc),
         "recipients": tuple(address.lower() for _name, address in everyone),
         "reply_to": reply_to,
         "subject": fill(call.subject),

@@ -10,11 +10,11 @@ Deviation: stored (legacy or dynamic) templates are not emulated; a ``template_i
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from distro.providers.addresses import display_address
 from distro.sandbox.addresses import is_valid_address
 
 MAX_PERSONALIZATIONS = 1000
@@ -99,7 +99,7 @@ class _Checker:
 
 
 def _display(mailboxes: list[tuple[str, str]]) -> str:
-    return ", ".join(email.utils.formataddr(m) for m in mailboxes)
+    return ", ".join(display_address(*m) for m in mailboxes)
 
 
 @dataclass
@@ -308,12 +308,12 @@ def _personalized(
 
     headers = {**shared.headers, **own_headers}
     return Personalized(
-        from_=email.utils.formataddr(sender),
+        from_=display_address(*sender),
         to=_display(people["to"]),
         cc=_display(people["cc"]),
         bcc=_display(people["bcc"]),
         recipients=tuple(a.lower() for kind in _KINDS for _n, a in people[kind]),
-        reply_to=fill(email.utils.formataddr(shared.reply_to)) if shared.reply_to else "",
+        reply_to=fill(display_address(*shared.reply_to)) if shared.reply_to else "",
         subject=fill(subject),
         text=fill(shared.content.text),
         html=fill(shared.content.html),

@@ -24,15 +24,13 @@ from distro.config import Settings
 from distro.db import reading
 from distro.errors import (
     DistroError,
-    OutcomeUnknownError,
-    PermanentProviderError,
-    RetryableProviderError,
     TemplateError,
 )
 from distro.models import Contact, Message, Release, Send
 from distro.providers import build_provider
 from distro.providers.base import OutboundEmail, Provider, SendResult
-from distro.sending import queue
+from distro.sending import provider_call, queue, reconcile
+from distro.sending.batch_failure import settle_broken_batch
 from distro.sending.compose import Composer
 from distro.sending.gate import ProviderGate
 from distro.tracking.links import LinkSigner
@@ -41,8 +39,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
-RECONCILE_BATCH = 100
-RECONCILE_RETRY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +152,13 @@ class Sender:
             return None
         try:
             return self._process(owner, claim)
+        except Exception as exc:
+            # Caught at the batch: the thread lives on and the rows never loop (see the module).
+            log.exception("sender %s: batch of send %d failed", owner, claim.send_id)
+            settle_broken_batch(
+                self.engine, owner, claim.send_id, claim.message_ids, exc, self.clock()
+            )
+            return BatchReport(claim.send_id, 0, 0)
         except BaseException:
             # Whatever was not handed over goes back at once instead of waiting for the lease.
             queue.release_claim(self.engine, owner, claim.message_ids)
@@ -230,7 +233,7 @@ class Sender:
             batch = [e for e in emails if e.message_id in mine]
             if not batch:
                 return 0, 0
-            results, retry_after = _call(provider, batch, key or "")
+            results, retry_after = provider_call.hand_over(provider, batch, key or "")
         self._record(owner, provider, results, retry_after)
         return len(batch), sum(1 for r in results if r.accepted)
 
@@ -329,52 +332,18 @@ class Sender:
                 emails.append(composer.compose(recipient.message_id, recipient))
             except TemplateError as exc:
                 failures[recipient.message_id] = str(exc)
+            except Exception as exc:  # one recipient's data fails that message alone
+                log.exception("cannot compose message %d", recipient.message_id)
+                failures[recipient.message_id] = f"not sent: cannot compose: {exc!r}"[:400]
         return emails, failures
 
     def reconcile(self, recovery: dict[str, queue.Recovery]) -> int:
         """Ask lookup providers (per ``recovery``, from ProviderPool.recovery) about messages
-        whose send answer was lost; return how many were settled (found: sent; not found:
-        queued again)."""
-        settled = 0
-        for name, way in recovery.items():
-            if way is not queue.Recovery.LOOKUP:
-                continue
-            provider = self.providers.get(name)
-            now = self.clock()
-            ids = queue.due_for_reconciling(self.engine, name, now, RECONCILE_BATCH)
-            if not ids:
-                continue
-            try:
-                found = provider.lookup(ids)
-            except DistroError as exc:
-                log.warning("%s: message lookup failed, asking again later: %s", name, exc)
-                found = None
-            if found is None:
-                queue.postpone_reconciling(self.engine, ids, now + RECONCILE_RETRY)
-                continue
-            sent, requeued = queue.record_reconciled(self.engine, found, now)
-            log.info(
-                "%s: reconciled %d messages (%d sent, %d queued again)",
-                name,
-                len(ids),
-                sent,
-                requeued,
-            )
-            settled += sent + requeued
-        return settled
-
-
-def _call(
-    provider: Provider, batch: list[OutboundEmail], key: str
-) -> tuple[list[SendResult], float | None]:
-    """The provider's answer for each email, with whole-request failures spread over them."""
-    try:
-        return provider.send_batch(batch, batch_key=key), None
-    except RetryableProviderError as exc:
-        return [SendResult(e.message_id, False, error=str(exc), retryable=True) for e in batch], (
-            exc.retry_after
+        whose send answer was lost; see ``distro.sending.reconcile``."""
+        return reconcile.reconcile(
+            self.engine,
+            self.providers.get,
+            recovery,
+            self.clock(),
+            timedelta(seconds=self.settings.sending.reconcile_deadline_seconds),
         )
-    except PermanentProviderError as exc:
-        return [SendResult(e.message_id, False, error=str(exc)) for e in batch], None
-    except OutcomeUnknownError as exc:
-        return [SendResult(e.message_id, False, error=str(exc), unknown=True) for e in batch], None

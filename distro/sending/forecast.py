@@ -24,6 +24,7 @@ from distro.db import reading
 from distro.errors import NotFoundError
 from distro.models import Contact, Release, Send, SendKind, SendStatus, Suppression
 from distro.sending import advance
+from distro.sending.problems import SendProblems, problems_of
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
@@ -175,6 +176,8 @@ class SendSummary:
     left_out: int
     expected: bool
     forecast: AudienceForecast | None = None
+    #: Its failed and uncertain messages and why (see distro.sending.problems).
+    problems: SendProblems = field(default_factory=SendProblems)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -191,6 +194,7 @@ class SendSummary:
             "forecast": self.forecast.as_dict() if self.forecast else None,
             "provider": self.provider,
             "note": self.note,
+            **self.problems.as_dict(),
         }
 
 
@@ -207,10 +211,16 @@ def summarise_sends(engine: Engine, trusted_tag: str, now: datetime) -> list[Sen
             .join(r, r.c.id == s.c.release_id)
             .order_by(s.c.id.desc())
         ).all()
-        return [_summary(conn, row, trusted_tag, now) for row in rows]
+        problems = problems_of(conn, [row.id for row in rows if row.started_at is not None])
+        return [
+            _summary(conn, row, trusted_tag, now, problems.get(row.id, SendProblems()))
+            for row in rows
+        ]
 
 
-def _summary(conn: Connection, row: Row[Any], trusted_tag: str, now: datetime) -> SendSummary:
+def _summary(
+    conn: Connection, row: Row[Any], trusted_tag: str, now: datetime, problems: SendProblems
+) -> SendSummary:
     expected = row.started_at is None and row.status in _WAITING
     ahead: AudienceForecast | None = None
     recipients: int | None = row.recipients
@@ -235,6 +245,7 @@ def _summary(conn: Connection, row: Row[Any], trusted_tag: str, now: datetime) -
         left_out=left_out,
         expected=expected,
         forecast=ahead,
+        problems=problems,
     )
 
 
