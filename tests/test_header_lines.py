@@ -12,20 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
-from distro.config import secret_key
 from distro.db import make_engine, upgrade
 from distro.models import Contact
-from distro.models.types import utcnow
 from distro.providers.base import format_address
-from distro.rendering import make_environment
-from distro.sending.engine import ProviderPool, Sender
-from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
 from distro.single_line import single_line
-from distro.tracking.links import LinkSigner
 from tests.cli_support import run, run_json
-from tests.factories import add_contacts, add_release, messages_of
+from tests.factories import add_contacts, messages_of
 from tests.sandbox_support import LiveSandbox, live_sandbox
+from tests.send_support import send_release_now
 from tests.test_sandbox_adapters import CONFIGS, settings_for
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
@@ -124,29 +118,8 @@ def test_import_and_edit_store_names_as_one_line(tmp_path: Path) -> None:
 def send_everything(engine: Engine, kind: str, live: LiveSandbox, tmp_path: Path) -> int:
     """Schedule, fire and send a release to the list "press" through the sandbox at once."""
     settings = settings_for(kind, live, tmp_path)
-    release = add_release(engine, title="Harbor opens\r\nBcc: evil@attacker.example\x00 archive")
-    assert release.id is not None
-    now = utcnow()
-    send = schedule_send(
-        engine, settings, release_id=release.id, audience=Audience(["press"]), now=now
-    )
-    assert send.id is not None
-    assert fire_send(engine, settings, send.id, now) == FireOutcome.STARTED
-    providers = ProviderPool(settings)
-    sender = Sender(
-        settings,
-        engine,
-        make_environment(None),
-        LinkSigner(secret_key(settings)),
-        providers,
-        utcnow,
-    )
-    try:
-        while sender.run_once("test") is not None:
-            pass
-    finally:
-        providers.close()
-    return send.id
+    title = "Harbor opens\r\nBcc: evil@attacker.example\x00 archive"
+    return send_release_now(engine, settings, title)
 
 
 @pytest.mark.parametrize("kind", sorted(CONFIGS))

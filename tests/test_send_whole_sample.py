@@ -19,18 +19,12 @@ import pytest
 from sqlalchemy import Engine, select
 
 from distro.audience.importer import import_contacts
-from distro.config import Settings, secret_key
+from distro.config import Settings
 from distro.db import make_engine, upgrade
 from distro.models import Message, Send
-from distro.models.types import utcnow
-from distro.rendering import make_environment
-from distro.sending.engine import ProviderPool, Sender
-from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
-from distro.tracking.links import LinkSigner
 from tests.conftest import make_settings
-from tests.factories import add_release
 from tests.sandbox_support import TOKEN, live_sandbox
+from tests.send_support import send_release_now
 from tests.test_provider_smtp import Relay, _Controller
 from tests.test_sandbox_adapters import CONFIGS
 
@@ -62,32 +56,7 @@ def provider_table(kind: str, url: str, smtp_port: int) -> dict[str, Any]:
 
 
 def send_all(engine: Engine, settings: Settings) -> int:
-    release = add_release(engine, title="Harbor opens")
-    assert release.id is not None
-    now = utcnow()
-    send = schedule_send(
-        engine, settings, release_id=release.id, audience=Audience(["press"]), now=now
-    )
-    assert send.id is not None
-    assert fire_send(engine, settings, send.id, now) == FireOutcome.STARTED
-    providers = ProviderPool(settings)
-    sender = Sender(
-        settings,
-        engine,
-        make_environment(None),
-        LinkSigner(secret_key(settings)),
-        providers,
-        utcnow,
-    )
-    try:
-        for _ in range(100):  # far more batches than 244 messages need: a loop is a failure
-            if sender.run_once("test") is None:
-                break
-        else:
-            pytest.fail("the send never ran dry")
-    finally:
-        providers.close()
-    return send.id
+    return send_release_now(engine, settings, "Harbor opens")
 
 
 @pytest.mark.parametrize("kind", KINDS)

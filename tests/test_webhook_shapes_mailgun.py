@@ -17,7 +17,15 @@ from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking import signatures as sig
 from tests.test_webhooks_mailgun import PROVIDER_ID, event_data
 from tests.test_webhooks_support import Live, event_count, live_factory, stored_events
-from tests.webhook_shapes_support import accepted, keys, live, message_for, outcome, post
+from tests.webhook_shapes_support import (
+    accepted,
+    assert_applied,
+    keys,
+    live,
+    message_for,
+    outcome,
+    post,
+)
 
 __all__ = ["keys", "live", "live_factory"]  # fixtures, imported for pytest
 
@@ -113,12 +121,7 @@ def test_every_documented_json_event(live: Live, keys: dict[str, str], shape: st
     message = message_for(live, "mailgun", MG_ID)
     name, extra, event_type, bounce_type, suppressed, status = JSON_SHAPES[shape]
     accepted(post(live, keys, "mailgun", event_data(name, message.email, message.id, **extra)))
-    found = outcome(live, message)
-    assert found.types == [event_type]
-    assert found.message_ids == [message.id]
-    assert found.detail.get("bounce_type", "") == bounce_type
-    assert (found.suppression or (None,))[0] == suppressed
-    assert found.status == status
+    assert_applied(live, message, event_type, bounce_type, suppressed, status)
 
 
 # --- legacy (form-encoded) webhooks ------------------------------------------------------------
@@ -243,12 +246,7 @@ def test_every_documented_legacy_event(
     name, extra, event_type, bounce_type, suppressed, status = LEGACY_SHAPES[shape]
     fields = signed(keys, legacy(name, message.email, message.id, **extra))
     accepted(post_form(live, fields, multipart=multipart))
-    found = outcome(live, message)
-    assert found.types == [event_type]
-    assert found.message_ids == [message.id]
-    assert found.detail.get("bounce_type", "") == bounce_type
-    assert (found.suppression or (None,))[0] == suppressed
-    assert found.status == status
+    assert_applied(live, message, event_type, bounce_type, suppressed, status)
     # The same post again (a retry) is stored once.
     accepted(post_form(live, fields, multipart=multipart), stored=0)
 

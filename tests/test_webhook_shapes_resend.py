@@ -11,7 +11,15 @@ import pytest
 from distro.models import EventType, MessageStatus, SuppressionReason
 from tests.test_webhooks_resend import payload
 from tests.test_webhooks_support import Live, event_count, live_factory
-from tests.webhook_shapes_support import accepted, keys, live, message_for, outcome, post
+from tests.webhook_shapes_support import (
+    accepted,
+    assert_applied,
+    keys,
+    live,
+    message_for,
+    outcome,
+    post,
+)
 
 __all__ = ["keys", "live", "live_factory"]  # fixtures, imported for pytest
 
@@ -67,12 +75,7 @@ def test_every_documented_email_event(live: Live, keys: dict[str, str], shape: s
     message = message_for(live, "resend", EMAIL_ID)
     extra, event_type, bounce_type, suppressed, status = SHAPES[shape]
     accepted(post(live, keys, "resend", body(shape, message.email, message.id, **extra)))
-    found = outcome(live, message)
-    assert found.types == [event_type]
-    assert found.message_ids == [message.id]
-    assert found.detail.get("bounce_type", "") == bounce_type
-    assert (found.suppression or (None,))[0] == suppressed
-    assert found.status == status
+    assert_applied(live, message, event_type, bounce_type, suppressed, status)
 
 
 def test_a_bounce_with_only_a_message_is_permanent(live: Live, keys: dict[str, str]) -> None:

@@ -12,7 +12,15 @@ import pytest
 from distro.models import EventType, MessageStatus, SuppressionReason
 from tests.test_webhooks_sendgrid import X_MESSAGE_ID, sg_event
 from tests.test_webhooks_support import Live, live_factory
-from tests.webhook_shapes_support import accepted, keys, live, message_for, outcome, post
+from tests.webhook_shapes_support import (
+    accepted,
+    assert_applied,
+    keys,
+    live,
+    message_for,
+    outcome,
+    post,
+)
 
 __all__ = ["keys", "live", "live_factory"]  # fixtures, imported for pytest
 
@@ -97,12 +105,7 @@ def test_every_documented_event(live: Live, keys: dict[str, str], shape: str) ->
     extra, event_type, bounce_type, suppressed, status = SHAPES[shape]
     event = sg_event(shape, message.email, message.id, **extra)
     accepted(post(live, keys, "sendgrid", [event]))
-    found = outcome(live, message)
-    assert found.types == [event_type]
-    assert found.message_ids == [message.id]
-    assert found.detail.get("bounce_type", "") == bounce_type
-    assert (found.suppression or (None,))[0] == suppressed
-    assert found.status == status
+    assert_applied(live, message, event_type, bounce_type, suppressed, status)
 
 
 def test_a_group_resubscribe_lifts_no_suppression(live: Live, keys: dict[str, str]) -> None:

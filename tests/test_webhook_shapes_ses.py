@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_webhooks_ses import SES_ID, envelope, mail
 from tests.test_webhooks_support import Live, event_count, live_factory
-from tests.webhook_shapes_support import accepted, keys, live, message_for, outcome, post
+from tests.webhook_shapes_support import accepted, assert_applied, keys, live, message_for, post
 
 __all__ = ["keys", "live", "live_factory"]  # fixtures, imported for pytest
 
@@ -247,12 +247,7 @@ def test_every_documented_event(live: Live, keys: dict[str, str], shape: str) ->
     message = message_for(live, "ses", SES_ID)
     event, event_type, bounce_type, suppressed, status = shapes(message.email)[shape]
     accepted(post(live, keys, "ses", {**event, "mail": mail([message.email], message.id)}))
-    found = outcome(live, message)
-    assert found.types == [event_type]
-    assert found.message_ids == [message.id]
-    assert found.detail.get("bounce_type", "") == bounce_type
-    assert (found.suppression or (None,))[0] == suppressed
-    assert found.status == status
+    assert_applied(live, message, event_type, bounce_type, suppressed, status)
 
 
 def sns_post(live: Live, message: dict[str, Any]) -> Any:

@@ -77,6 +77,25 @@ def outcome(live: Live, message: Message) -> Outcome:
     )
 
 
+def assert_applied(
+    live: Live,
+    message: Message,
+    event_type: str,
+    bounce_type: str,
+    suppressed: str | None,
+    status: str,
+) -> Outcome:
+    """One event of ``event_type`` stored and applied to ``message``, with the bounce type, the
+    suppression reason (or none) and the message status a documented shape should give."""
+    found = outcome(live, message)
+    assert found.types == [event_type]
+    assert found.message_ids == [message.id]
+    assert found.detail.get("bounce_type", "") == bounce_type
+    assert (found.suppression or (None,))[0] == suppressed
+    assert found.status == status
+    return found
+
+
 def accepted(response: httpx.Response, stored: int = 1) -> None:
     """A 2xx answer saying ``stored`` new events were stored."""
     assert response.status_code == 200, response.text
