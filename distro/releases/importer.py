@@ -167,7 +167,9 @@ class _Reader:
         if is_unlabelled_contact(line):
             self._add_contacts([line])
             return 1
-        if has_phone(line) and word_count(line) <= 12:
+        # The word count first: it is cheap, and a long line (pasted text can be one line of
+        # megabytes) is then not read for contact details a second time.
+        if word_count(line) <= 12 and has_phone(line):
             if self.title_done:
                 self.warnings.append(f"dropped {line!r}: a phone line that names no person")
             return 1
