@@ -1,7 +1,8 @@
 """A journalist who unticks one beat in the preference centre (the real page, over loopback) is
 not an unsubscriber: the opt-out is its own event and outcome, counted apart in every report
 format, shown on the contact (`contacts show`, with since when), and a later send by that beat
-lists them by address as left out by a beat opt-out (`send schedule`, its forecast)."""
+lists them by address as left out by a beat opt-out (`send schedule`, its forecast) and, once it
+fires, records each as an ``opted_out`` message its report counts and names."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlmodel import Session
 
 from distro.audience.contacts import contact_details
 from distro.db import MIGRATIONS, make_engine, upgrade
-from distro.models import EventType, Message, MessageStatus
+from distro.models import BeatOptOut, EventType, Message, MessageStatus
 from distro.models.types import utcnow
 from distro.reports import build_report
 from distro.reports.csv_out import report_rows, write_report
@@ -94,6 +95,70 @@ def test_a_beat_opt_out_is_its_own_outcome_everywhere(live: LiveDistro, tmp_path
     assert cli.returncode == 0, cli.stderr
     assert "left out by a beat opt-out" in cli.stdout
     assert f"{opting.email}: opted out of health" in cli.stdout
+
+    # Once it fires, the send itself records who was left out and why, apart from advance copies.
+    health_send = scheduled.send.id
+    assert health_send is not None
+    assert fire_send(engine, live.settings, health_send, at) == FireOutcome.STARTED
+    rows = {m.email: m for m in messages_of(engine, health_send)}
+    assert rows[opting.email].status == MessageStatus.OPTED_OUT
+    assert rows[opting.email].last_error == "left out: opted out of health"
+    assert rows[staying.email].status == MessageStatus.QUEUED
+    fired = build_report(engine, health_send)
+    assert (fired.recipients, fired.left_out, fired.left_out_by_opt_out) == (1, 0, 1)
+    assert ("funnel", "", "left_out_by_opt_out", 1) in list(report_rows(fired))
+    assert "1 left out (beat opt-out)" in render_report(fired)
+    listed = run(tmp_path, "report", str(health_send), "--recipients")
+    assert listed.returncode == 0, listed.stderr
+    assert "left out (opted out of a beat)" in listed.stdout
+    table = run(tmp_path, "report", str(health_send), "--recipients", "--format", "csv")
+    assert table.returncode == 0, table.stderr
+    (line,) = [row for row in table.stdout.splitlines() if opting.email in row]
+    assert "opted_out" in line
+    assert "left out: opted out of health" in line
+    sends = run(tmp_path, "send", "list")
+    assert sends.returncode == 0, sends.stderr
+    assert f"send {health_send}: 1 left out by a beat opt-out" in sends.stdout
+
+
+def test_a_fired_send_records_each_beat_opt_out_with_the_beats(any_engine: Engine) -> None:
+    """On both databases: one ``opted_out`` row per contact a beat segment left out, with who
+    they were as addressed and the segment's beats they dropped; not a recipient."""
+    engine = any_engine
+    dropped_two, dropped_one, kept = add_contacts(engine, 3, "press")
+    for contact in (dropped_two, dropped_one, kept):
+        give_beats(engine, contact, "health", "science")
+    with Session(engine) as session:
+        for contact, beat in (
+            (dropped_two, "health"),
+            (dropped_two, "science"),
+            (dropped_one, "science"),
+        ):
+            assert contact.id is not None
+            session.add(BeatOptOut(contact_id=contact.id, beat=beat))
+        session.commit()
+    release = add_release(engine)
+    assert release.id is not None
+    now = utcnow()
+    settings = make_settings(str(engine.url.render_as_string(hide_password=False)))
+    where = 'beats has "health" or beats has "science"'
+    send = schedule_send(
+        engine, settings, release_id=release.id, audience=Audience(where=where), now=now
+    )
+    assert send.id is not None
+    assert fire_send(engine, settings, send.id, now) == FireOutcome.STARTED
+    rows = {m.email: m for m in messages_of(engine, send.id)}
+    assert rows[dropped_two.email].status == MessageStatus.OPTED_OUT
+    assert rows[dropped_two.email].last_error == "left out: opted out of health, science"
+    assert rows[dropped_two.email].beats == ["health", "science"]
+    assert rows[dropped_two.email].outlet == dropped_two.outlet
+    # Dropping any beat the segment names leaves them out (distro.audience.preferences): the
+    # row names only the beats they dropped.
+    assert rows[dropped_one.email].status == MessageStatus.OPTED_OUT
+    assert rows[dropped_one.email].last_error == "left out: opted out of science"
+    assert rows[kept.email].status == MessageStatus.QUEUED
+    report = build_report(engine, send.id)
+    assert (report.recipients, report.left_out_by_opt_out) == (1, 2)
 
 
 def test_migration_0011_retypes_old_beat_events_and_recounts(database_url: str) -> None:

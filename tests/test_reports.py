@@ -207,6 +207,7 @@ def test_funnel_counts_distinct_recipients_and_keeps_people_and_machines_apart(
         "release_id": report.release_id,
         "recipients": 6,
         "left_out": 0,
+        "left_out_by_opt_out": 0,
         "suppressed": 1,
         "pending": 0,
         "sent": 5,

@@ -36,6 +36,7 @@ def print_report(report: SendReport) -> None:
         output.console.print(r.note, markup=False)
     rows = [
         ("left out (advance copy)", r.left_out, ""),
+        ("left out (opted out of a beat)", r.left_out_by_opt_out, ""),
         ("recipients", r.recipients, ""),
         ("suppressed", r.suppressed, _share(r.suppressed, r.recipients)),
         ("pending", r.pending, _share(r.pending, r.recipients)),

@@ -206,6 +206,7 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
             "scheduled",
             "recipients",
             Col("left out", optional=True),
+            Col("opted out", optional=True),
             Col("provider", optional=True),
         ),
         [
@@ -217,6 +218,7 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 show_moment(s.scheduled_at, s.zone),
                 _recipients(s),
                 s.left_out,
+                s.opted_out,
                 s.provider,
             )
             for s in summaries
@@ -226,6 +228,14 @@ def list_sends(ctx: typer.Context, as_json: JsonOption = False) -> None:
     for s in summaries:
         if s.note:
             console.print(f"send {s.send_id} ({s.status}): {s.note}", markup=False)
+    # Who a fired send's beat segment left out is recorded: the report names them.
+    for s in summaries:
+        if s.opted_out and not s.expected:
+            console.print(
+                f"send {s.send_id}: {s.opted_out} left out by a beat opt-out "
+                f"(`distro report {s.send_id} --recipients` names them)",
+                markup=False,
+            )
     # Failed and uncertain messages, with why: a send that ended short says so here.
     for s in summaries:
         for line in s.problems.lines():

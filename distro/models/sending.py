@@ -50,6 +50,9 @@ class MessageStatus(StrEnum):
     # Never sent: the contact already received an advance copy of the release (last_error says
     # which send); see distro.sending.advance.
     LEFT_OUT = "left_out"
+    # Never sent: a beat segment left the contact out because they opted out of a beat it names
+    # (last_error says which); see distro.sending.opted_out.
+    OPTED_OUT = "opted_out"
     UNCERTAIN = "uncertain"  # a worker died mid-hand-over: held for staff to decide
 
 
@@ -100,6 +103,8 @@ class Send(SQLModel, table=True):
     note: str = Field(default="", sa_type=Text)
     recipients: int = 0  # message rows when it fired, suppressed included, left out not
     left_out: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Contacts its segment left out because they opted out of a beat it names.
+    opted_out: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,6 +1,6 @@
 """One pass over a send's messages: recipients and suppressed per outlet, beat, region,
-provider and domain, and hand-overs per minute. Rows left out (the contact had an advance copy)
-were never addressed and are not counted.
+provider and domain, and hand-overs per minute. Rows left out (the contact had an advance copy,
+or opted out of a beat the segment names) were never addressed and are not counted.
 
 PostgreSQL does it in one scan with ``GROUPING SETS``; SQLite, which has none, with one GROUP
 BY per dimension. Each distinct value (a beats array, a domain) is then converted once.
@@ -22,6 +22,8 @@ from distro.tracking.summary_fold import VALUE_WIDTH
 
 Key = tuple[str, str]  # (dimension, value); ("", "") is the whole send
 _PLAIN = ("outlet", "region", "provider", "domain")
+# Message statuses of contacts the send left out: never addressed.
+_NOT_ADDRESSED = (MessageStatus.LEFT_OUT.value, MessageStatus.OPTED_OUT.value)
 # GROUPING(outlet, region, beats, provider, domain, minute): the bit of each set's column is 0.
 _SETS = {31: "outlet", 47: "region", 55: "beat", 59: "provider", 61: "domain", 62: "minute"}
 
@@ -66,8 +68,8 @@ def _scan_sqlite(conn: Connection, send_id: int, *, audience: bool) -> Scan:
     for name, expression in _SQLITE_SETS.items():
         rows = conn.exec_driver_sql(
             f"SELECT {expression}, count(*), sum(status = ?) FROM messages "  # noqa: S608
-            "WHERE send_id = ? AND status <> ? GROUP BY 1",
-            (MessageStatus.SUPPRESSED.value, send_id, MessageStatus.LEFT_OUT.value),
+            "WHERE send_id = ? AND status NOT IN (?, ?) GROUP BY 1",
+            (MessageStatus.SUPPRESSED.value, send_id, *_NOT_ADDRESSED),
         )
         counted[name], suppressed[name] = Counter(), Counter()
         for value, n, n_suppressed in rows:
@@ -94,9 +96,9 @@ def _scan_postgresql(conn: Connection, send_id: int, *, audience: bool) -> Scan:
         "count(*) FILTER (WHERE status = %s) "
         "FROM (SELECT outlet, region, beats::text AS b, provider, "
         "split_part(email, '@', 2) AS domain, date_trunc('minute', sent_at) AS minute, status "
-        "FROM messages WHERE send_id = %s AND status <> %s) AS m "
+        "FROM messages WHERE send_id = %s AND status NOT IN (%s, %s)) AS m "
         "GROUP BY GROUPING SETS ((), (outlet), (region), (b), (provider), (domain), (minute))",
-        (MessageStatus.SUPPRESSED.value, send_id, MessageStatus.LEFT_OUT.value),
+        (MessageStatus.SUPPRESSED.value, send_id, *_NOT_ADDRESSED),
     )
     counted: dict[str, Counter[Any]] = {name: Counter() for name in (*_PLAIN, "beat")}
     suppressed: dict[str, Counter[Any]] = {name: Counter() for name in counted}

@@ -86,9 +86,11 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         reasons = _bounce_reasons(conn, send_id)
         refused = refused_counts(conn, [send_id]).get(send_id, 0)
         not_sent = problems_of(conn, [send_id]).get(send_id, SendProblems())
-    # Left out (they had the advance copy) is not among the recipients: nothing was addressed.
+    # Left out (they had the advance copy, or opted out of a beat the segment names) is not
+    # among the recipients: nothing was addressed to them.
     left_out = statuses.get(MessageStatus.LEFT_OUT, 0)
-    recipients = sum(statuses.values()) - left_out
+    opted_out = statuses.get(MessageStatus.OPTED_OUT, 0)
+    recipients = sum(statuses.values()) - left_out - opted_out
     suppressed = statuses.get(MessageStatus.SUPPRESSED, 0)
     sent = sum(n for status, n in statuses.items() if status in HANDED_OVER)
     counts = Counts(
@@ -112,6 +114,7 @@ def build_report(engine: Engine, send_id: int, *, zone: str | None = None) -> Se
         zone=zone or head.embargo_tz or "UTC",
         recipients=recipients,
         left_out=left_out,
+        left_out_by_opt_out=opted_out,
         suppressed=suppressed,
         pending=statuses.get(MessageStatus.QUEUED, 0) + statuses.get(MessageStatus.SENDING, 0),
         sent=sent,

@@ -21,6 +21,7 @@ HEADER = ("section", "item", "metric", "value")
 FUNNEL = (
     "recipients",
     "left_out",
+    "left_out_by_opt_out",
     "suppressed",
     "pending",
     "sent",

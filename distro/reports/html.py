@@ -129,10 +129,20 @@ def render_comparison(reports: Sequence[SendReport], *, template_folder: Path | 
     return environment(template_folder).get_template("reports/compare.html").render(context)
 
 
+def _recipients_note(r: SendReport) -> str:
+    """Under the recipients figure: the suppressed among them, and who was left out."""
+    parts = [f"{number(r.suppressed)} suppressed"]
+    if r.left_out:
+        parts.append(f"{number(r.left_out)} left out (advance copy)")
+    if r.left_out_by_opt_out:
+        parts.append(f"{number(r.left_out_by_opt_out)} left out (beat opt-out)")
+    return " · ".join(parts)
+
+
 def _kpis(r: SendReport) -> list[tuple[str, str, str]]:
     rates = r.rates
     return [
-        ("Recipients", number(r.recipients), f"{number(r.suppressed)} suppressed"),
+        ("Recipients", number(r.recipients), _recipients_note(r)),
         (
             "Delivered",
             percent(rates.delivery_rate),

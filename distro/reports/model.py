@@ -186,6 +186,8 @@ class SendReport:
     zone: str  # the zone people see its times in
     recipients: int
     left_out: int  # not among the recipients: they had an advance copy of the release
+    # Not among the recipients either: they opted out of a beat the send's segment names.
+    left_out_by_opt_out: int
     suppressed: int
     pending: int
     sent: int
@@ -235,6 +237,7 @@ class SendReport:
             "zone": self.zone,
             "recipients": self.recipients,
             "left_out": self.left_out,
+            "left_out_by_opt_out": self.left_out_by_opt_out,
             "suppressed": self.suppressed,
             "pending": self.pending,
             "sent": self.sent,

@@ -65,5 +65,10 @@ def iter_recipients(engine: Engine, send_id: int, *, batch: int = 5000) -> Itera
 def _reason(status: str, outcome: str | None, error: str | None, suppression: str | None) -> str:
     if status == MessageStatus.SUPPRESSED:
         return f"suppressed: {suppression}" if suppression else "suppressed"
-    explained = (MessageStatus.FAILED, MessageStatus.UNCERTAIN, MessageStatus.LEFT_OUT)
+    explained = (
+        MessageStatus.FAILED,
+        MessageStatus.UNCERTAIN,
+        MessageStatus.LEFT_OUT,
+        MessageStatus.OPTED_OUT,
+    )
     return outcome or (error if status in explained else "") or ""

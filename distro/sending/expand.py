@@ -5,12 +5,15 @@ Only the process that moves the send from ``scheduled`` to ``sending`` expands i
 locked and its status re-read inside the transaction), so several schedulers racing on the same
 send still produce one set of messages. Suppressed addresses get a row too, marked
 ``suppressed``, and so do contacts who received an advance copy of the release, marked
-``left_out`` with the send that reached them (unless the send includes them), so reports can say
-who was left out and why.
+``left_out`` with the send that reached them (unless the send includes them), and contacts a
+beat segment leaves out because they opted out of one of its beats, marked ``opted_out`` with
+the beats (``distro.sending.opted_out``), so reports can say who was left out and why.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -48,6 +51,7 @@ from distro.models import (
 )
 from distro.releases import embargo
 from distro.sending import advance
+from distro.sending.opted_out import OptedOut, beat_opted_out
 from distro.sending.queue import MESSAGES, SENDS, finish_send
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
@@ -134,7 +138,10 @@ def fire_locked(
         and advance.anyone_received(conn, send.release_id)
     )
     left_out = advance.received(send.release_id) if leave_out else None
-    counted = expand_audience(conn, send_id, audience, send.provider, now, trusted, left_out)
+    opted_out = beat_opted_out(conn, send.list_names or [], expression, audience, trusted, now)
+    counted = expand_audience(
+        conn, send_id, audience, send.provider, now, trusted, left_out, opted_out
+    )
     conn.execute(
         update(SENDS)
         .where(SENDS.c.id == send_id)
@@ -143,6 +150,7 @@ def fire_locked(
             started_at=now,
             recipients=counted.recipients,
             left_out=counted.left_out,
+            opted_out=counted.opted_out,
         )
     )
     conn.execute(  # the web copy's publication starts with the first send that goes out
@@ -170,7 +178,8 @@ def _set_status(conn: Connection, send_id: int, status: SendStatus, note: str) -
 
 class Expanded(NamedTuple):
     recipients: int  # message rows, suppressed ones included
-    left_out: int  # rows of contacts left out (not counted in ``recipients``)
+    left_out: int  # rows of contacts with an advance copy (not counted in ``recipients``)
+    opted_out: int  # rows of contacts a beat opt-out left out (not in ``recipients`` either)
 
 
 def expand_audience(
@@ -181,12 +190,14 @@ def expand_audience(
     now: datetime,
     trusted_tag: str | None = None,
     left_out: Select[tuple[int, int]] | None = None,
+    opted_out: Sequence[OptedOut] = (),
 ) -> Expanded:
     """Insert one message per audience contact in a single INSERT ... SELECT; return the counts.
 
     With ``trusted_tag`` (an embargoed advance copy) only contacts carrying that tag are in it.
     ``left_out`` gives (contact id, send id) of contacts who had an advance copy (see
     ``distro.sending.advance.received``): their rows are ``left_out``, naming that send.
+    ``opted_out`` (not in ``audience``) get ``opted_out`` rows naming their beats.
     """
     c, s = CONTACTS, SUPPRESSIONS
     joined = c.outerjoin(s, s.c.email == c.c.email)
@@ -245,13 +256,66 @@ def expand_audience(
             rows,
         )
     )
+    _insert_opted_out(conn, send_id, opted_out, provider, now)
     # Counted, not taken from rowcount: SQLAlchemy reports -1 for INSERT ... SELECT on psycopg.
     m = MESSAGES
     is_left_out = case((m.c.status == MessageStatus.LEFT_OUT, 1), else_=0)
-    total, left = conn.execute(
-        select(func.count(), func.coalesce(func.sum(is_left_out), 0)).where(m.c.send_id == send_id)
+    is_opted_out = case((m.c.status == MessageStatus.OPTED_OUT, 1), else_=0)
+    total, left, opted = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(is_left_out), 0),
+            func.coalesce(func.sum(is_opted_out), 0),
+        ).where(m.c.send_id == send_id)
     ).one()
-    return Expanded(int(total or 0) - int(left or 0), int(left or 0))
+    left, opted = int(left or 0), int(opted or 0)
+    return Expanded(int(total or 0) - left - opted, left, opted)
+
+
+# Contacts read per statement when recording opt-outs: well under every driver's bound limit.
+_CHUNK = 500
+
+
+def _insert_opted_out(
+    conn: Connection, send_id: int, opted_out: Sequence[OptedOut], provider: str, now: datetime
+) -> None:
+    """One never-mailed ``opted_out`` row per contact, with who they were as addressed."""
+    c = CONTACTS
+    reasons = {who.contact_id: who.reason for who in opted_out}
+    ids = list(reasons)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        contacts = conn.execute(
+            select(c.c.id, c.c.email, c.c.outlet, c.c.region, _beats_of(conn, c.c.id).label("b"))
+            .where(c.c.id.in_(chunk))
+            .order_by(c.c.id)
+        ).all()
+        conn.execute(
+            MESSAGES.insert(),
+            [
+                {
+                    "send_id": send_id,
+                    "contact_id": row.id,
+                    "email": row.email,
+                    "status": MessageStatus.OPTED_OUT,
+                    "provider": provider,
+                    "attempts": 0,
+                    "queued_at": now,
+                    "updated_at": now,
+                    "outlet": row.outlet,
+                    "region": row.region,
+                    "beats": _as_list(row.b),
+                    "last_error": reasons[row.id],
+                }
+                for row in contacts
+            ],
+        )
+
+
+def _as_list(beats: Any) -> list[str] | None:
+    """A contact's beats as ``_beats_of`` reads them (JSON text on SQLite), as a list."""
+    found = json.loads(beats) if isinstance(beats, str) else beats
+    return None if found is None else [str(beat) for beat in found]
 
 
 def _beats_of(conn: Connection, contact_id: Any) -> Any:

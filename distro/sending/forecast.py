@@ -16,32 +16,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Select, Table, and_, case, func, literal, select
+from sqlalchemy import Connection, Engine, Row, Table, and_, case, func, literal, select
 
-from distro.audience.preferences import OPT_OUTS, named_beats
-from distro.audience.targeting import audience_contact_ids, send_expression, tagged_contact_ids
+from distro.audience.targeting import audience_contact_ids, send_expression
 from distro.db import reading
 from distro.errors import NotFoundError
 from distro.models import Contact, Release, Send, SendKind, SendStatus, Suppression
 from distro.sending import advance
+from distro.sending.opted_out import OptedOut, addressed, beat_opted_out
 from distro.sending.problems import SendProblems, problems_of
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
 SENDS: Table = Send.__table__  # type: ignore[attr-defined]
 RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True, slots=True)
-class OptedOut:
-    """A contact a beat segment leaves out, and why: so staff can see who, not just how many."""
-
-    email: str
-    beats: tuple[str, ...]  # the segment's beats they opted out of
-    since: datetime  # their earliest opt-out of those beats
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"email": self.email, "beats": list(self.beats), "since": self.since.isoformat()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +86,17 @@ def forecast(conn: Connection, target: Target, now: datetime) -> AudienceForecas
     row = conn.execute(
         select(func.count(), func.sum(case((suppressed, 1), else_=0)), left_out)
         .select_from(c.outerjoin(s, s.c.email == c.c.email))
-        .where(*_addressed(members, target.only_tag))
+        .where(*addressed(members, target.only_tag))
     ).one()
     audience = int(row[0] or 0)
-    who: tuple[OptedOut, ...] = ()
-    if target.expression:
-        who = _opted_out(conn, target, members, now)
+    who = beat_opted_out(conn, target.lists, target.expression, members, target.only_tag, now)
     suppressed_count = int(row[1] or 0)
     by_reason: dict[str, int] = {}
     if suppressed_count:
         reasons = conn.execute(
             select(s.c.reason, func.count())
             .select_from(c.join(s, s.c.email == c.c.email))
-            .where(*_addressed(members, target.only_tag))
+            .where(*addressed(members, target.only_tag))
             .group_by(s.c.reason)
             .order_by(func.count().desc(), s.c.reason)
         ).all()
@@ -123,39 +109,6 @@ def forecast(conn: Connection, target: Target, now: datetime) -> AudienceForecas
         suppressed_by_reason=by_reason,
         opted_out_contacts=who,
     )
-
-
-def _opted_out(
-    conn: Connection, target: Target, members: Select[tuple[int]], now: datetime
-) -> tuple[OptedOut, ...]:
-    """Contacts the segment would name but for a beat opt-out, with the beats, by address."""
-    assert target.expression is not None
-    beats = named_beats(target.expression)
-    if not beats:
-        return ()
-    c, o = CONTACTS, OPT_OUTS
-    everyone = audience_contact_ids(target.lists, target.expression, now, honour_opt_outs=False)
-    rows = conn.execute(
-        select(c.c.email, o.c.beat, o.c.created_at)
-        .join(o, o.c.contact_id == c.c.id)
-        .where(*_addressed(everyone, target.only_tag), c.c.id.not_in(members), o.c.beat.in_(beats))
-        .order_by(c.c.email, o.c.beat)
-    ).all()
-    grouped: dict[str, tuple[list[str], datetime]] = {}
-    for email, beat, created_at in rows:
-        found, since = grouped.get(email, ([], created_at))
-        found.append(beat)
-        grouped[email] = (found, min(since, created_at))
-    return tuple(OptedOut(email, tuple(b), since) for email, (b, since) in grouped.items())
-
-
-def _addressed(members: Select[tuple[int]], trusted_tag: str | None) -> list[Any]:
-    """The conditions expansion puts on the contacts it inserts."""
-    c = CONTACTS
-    conditions: list[Any] = [c.c.id.in_(members), c.c.status == "active"]
-    if trusted_tag is not None:
-        conditions.append(c.c.id.in_(tagged_contact_ids(trusted_tag)))
-    return conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +127,7 @@ class SendSummary:
     note: str
     recipients: int | None  # None: cannot be worked out now (its saved segment is gone)
     left_out: int
+    opted_out: int  # left out by a beat opt-out (see distro.sending.opted_out)
     expected: bool
     forecast: AudienceForecast | None = None
     #: Its failed and uncertain messages and why (see distro.sending.problems).
@@ -190,6 +144,7 @@ class SendSummary:
             "zone": self.zone,
             "recipients": self.recipients,
             "left_out": self.left_out,
+            "opted_out": self.opted_out,
             "expected": self.expected,
             "forecast": self.forecast.as_dict() if self.forecast else None,
             "provider": self.provider,
@@ -224,11 +179,11 @@ def _summary(
     expected = row.started_at is None and row.status in _WAITING
     ahead: AudienceForecast | None = None
     recipients: int | None = row.recipients
-    left_out = row.left_out
+    left_out, opted_out = row.left_out, row.opted_out
     if expected:
         try:
             ahead = forecast(conn, _target(conn, row, trusted_tag), now)
-            recipients, left_out = ahead.recipients, ahead.left_out
+            recipients, left_out, opted_out = ahead.recipients, ahead.left_out, ahead.opted_out
         except NotFoundError:
             recipients = None
     return SendSummary(
@@ -243,6 +198,7 @@ def _summary(
         note=row.note,
         recipients=recipients,
         left_out=left_out,
+        opted_out=opted_out,
         expected=expected,
         forecast=ahead,
         problems=problems,

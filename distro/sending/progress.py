@@ -33,7 +33,7 @@ DELIVERED = frozenset(
     }
 )
 PENDING = frozenset({MessageStatus.QUEUED, MessageStatus.SENDING})
-NOT_SENT = frozenset({MessageStatus.SUPPRESSED, MessageStatus.LEFT_OUT})
+NOT_SENT = frozenset({MessageStatus.SUPPRESSED, MessageStatus.LEFT_OUT, MessageStatus.OPTED_OUT})
 # A send in one of these will not move on its own: watching it ends.
 STOPPED = frozenset(
     {SendStatus.SENT, SendStatus.CANCELLED, SendStatus.PAUSED, SendStatus.MISSED, SendStatus.HELD}
