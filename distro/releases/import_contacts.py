@@ -150,6 +150,8 @@ def _starred_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for word in _WORD_RE.finditer(text):
         value = word.group()
+        if "@" not in value:
+            continue
         stars = value.find("**")
         star_then_at = stars >= 0 and value.find("@", stars + 2, len(value) - 1) >= 0
         at = value.find("@", 1)
@@ -222,8 +224,15 @@ def has_phone(line: str) -> bool:
     return bool(read_details(line).phones)
 
 
+# A contact line is a name, a role and a few ways to reach them: one longer than this is prose
+# (or a whole page pasted as one line), not read for details at all.
+_LONGEST_CONTACT_LINE = 1000
+
+
 def is_unlabelled_contact(line: str) -> bool:
     """ "Fernanda Durand | (214) 402-0186 | x@y.org": a named person with a way to reach them."""
+    if len(line) > _LONGEST_CONTACT_LINE:
+        return False
     details = read_details(line)
     if len(details.texts) > 6 or sum(len(t.split()) for t in details.texts) > 14:
         return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from distro.releases.import_dates import FoundDate, find_date
 
@@ -30,16 +31,28 @@ def normalize_lines(text: str) -> list[str]:
     return [" ".join(line.split()) for line in text.split("\n")]
 
 
+_HEADING_MARK_RE = re.compile(r"^#{1,6}\s+")
+_STRONG_RE = re.compile(r"(\*\*|__)(.+?)\1")
+_EMPHASIS_RE = re.compile(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])")
+_WORD_RE = re.compile(r"\w+")
+
+
+# The importer asks about the same line many times (is it debris, a marker, a title ...): the
+# answers are kept for the last few lines, so a pasted page of one enormous line is read for
+# markup and words once each instead of a dozen times.
+@lru_cache(maxsize=64)
 def strip_markup(line: str) -> str:
     """The words of a line without Markdown heading marks, emphasis or a trailing colon."""
-    text = re.sub(r"^#{1,6}\s+", "", line)
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
-    text = re.sub(r"(?<![\w*])([*_])(?=\S)(.+?)(?<=\S)\1(?![\w*])", r"\2", text)
+    text = _HEADING_MARK_RE.sub("", line) if line.startswith("#") else line
+    if "*" in text or "_" in text:
+        text = _STRONG_RE.sub(r"\2", text)
+        text = _EMPHASIS_RE.sub(r"\2", text)
     return text.strip()
 
 
+@lru_cache(maxsize=64)
 def word_count(text: str) -> int:
-    return len(re.findall(r"\w+", text))
+    return len(_WORD_RE.findall(text))
 
 
 def _key(line: str) -> str:
