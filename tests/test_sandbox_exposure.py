@@ -184,3 +184,29 @@ def test_serve_with_a_real_provider_on_every_interface_leaves_the_sandbox_out(
     url = on_every_interface(tmp_path, serving, "serve")
     assert wait_http(f"{url}/healthz").status_code == 200
     assert httpx.get(f"{url}/sandbox/keys", timeout=10).status_code == 404
+
+
+def test_serve_beyond_loopback_without_a_public_url_warns_about_the_links(tmp_path: Path) -> None:
+    """Links in emails start with server.public_url; on every interface without one they would
+    start with http://0.0.0.0:PORT, which no recipient can open: serve says so at start."""
+    (tmp_path / "config.toml").write_text(
+        '[sending]\nprovider = "pm"\n\n[providers.pm]\ntype = "postmark"\nserver_token = "t"\n'
+    )
+    assert run(tmp_path, "init").returncode == 0
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [DISTRO, "serve", "--host", "0.0.0.0", "--port", str(port)],  # noqa: S104
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert wait_http(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        finally:
+            stop(process)
+    said = " ".join(log.read_text(encoding="utf-8").split())
+    assert "Warning: server.public_url is not set" in said
+    assert f"http://0.0.0.0:{port}" in said

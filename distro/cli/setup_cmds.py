@@ -75,7 +75,7 @@ def serve(
     from distro.endpoints import remove_record, write_record
     from distro.runtime import Worker
     from distro.web.assemble import build_app, mounted_sandbox_provider, served_sandbox_provider
-    from distro.web.server import bind_socket
+    from distro.web.server import bind_socket, is_loopback
 
     cli = state(ctx)
     # The configuration, not another running server's record: this one decides its own address.
@@ -107,6 +107,13 @@ def serve(
     app, sandbox_state = build_app(settings, engine, local_url, expose_sandbox=expose_sandbox)
     running = Worker(settings, engine).start()
     console.print(f"distro is serving at {local_url}/ (public links use {server.base_url})")
+    if not server.public_url and not is_loopback(server.host):
+        console.print(
+            f"Warning: server.public_url is not set, so links in emails start with "
+            f"{server.base_url}, which recipients elsewhere cannot open: set server.public_url "
+            "(such as https://press.example.org) to the address the public reaches.",
+            markup=False,
+        )
     if sandbox_state is not None:
         console.print(
             f"Sandbox inbox (every email the sandbox provider accepted): {local_url}/sandbox/"
