@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import email.utils
 import enum
-import json
 import threading
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -29,25 +26,38 @@ from aiosmtpd.smtp import Envelope, Session
 from distro.providers import build_provider
 from distro.providers.base import OutboundEmail, Provider
 from tests.conftest import make_settings
-from tests.test_provider_mailgun import form_of
 
 
 class Case(enum.Enum):
     ACCEPTED = "every recipient accepted"
     READ_TIMEOUT = "the request arrives, its answer never does"
+    ANSWER_DROPPED = "the request arrives, then the connection closes without an answer"
     CONNECT_ERROR = "nothing listens"
     RATE_LIMITED = "429 with Retry-After"
     SERVER_ERROR = "a transient failure at the provider (HTTP 5xx, SMTP 4xx)"
     REFUSED = "a permanent refusal of the request (HTTP 4xx, SMTP 5xx)"
-    ONE_REFUSED = "one recipient refused, the others accepted"
-    CONCURRENT = "several callers at once"
+    ONE_REFUSED = "one recipient refused for good, the others accepted"
+    ONE_DEFERRED = "one recipient put off until later, the others accepted"
+    CONCURRENT = "several callers at once, each batch with its own fate (CALLER_CASES)"
+
+
+class Fate(enum.Enum):
+    """What the provider does with one recipient of an answered request."""
+
+    ACCEPT = "accept"
+    REFUSE = "refuse"
+    DEFER = "defer"
 
 
 #: The permanent refusal's reason, which must reach the caller.
 REASON = "Sender press@acme.example is not a verified identity"
-#: Why the one refused recipient of ``Case.ONE_REFUSED`` was refused.
+#: Why the one recipient of ``Case.ONE_REFUSED`` was refused.
 RECIPIENT_REASON = "Recipient b@news.example is marked inactive"
-REFUSED_RECIPIENT = "b@news.example"
+#: The one recipient refused or put off in ``ONE_REFUSED`` and ``ONE_DEFERRED``.
+SINGLED_OUT = "b@news.example"
+#: Concurrent callers whose batches (recipients ``t0-...``, ``t1-...``) the provider does not
+#: accept; every other caller's batch is accepted once another request is in flight with it.
+CALLER_CASES = {"t0-": Case.ANSWER_DROPPED, "t1-": Case.REFUSED}
 RETRY_AFTER = 7
 #: How long a concurrent request waits for a second one to be in flight before answering.
 OVERLAP_DEADLINE = 5.0
@@ -97,12 +107,31 @@ class Edge:
     def times_reached(self) -> Counter[str]:
         return Counter(self.reached)
 
+    def case_for(self, recipients: list[str]) -> Case:
+        """What the provider does with a request for ``recipients``."""
+        if self.case is Case.CONCURRENT:
+            for prefix, case in CALLER_CASES.items():
+                if all(r.startswith(prefix) for r in recipients):
+                    return case
+        return self.case
+
+
+def fate_of(case: Case, recipient: str) -> Fate:
+    """What becomes of ``recipient`` in a request the provider answers in ``case``."""
+    if recipient == SINGLED_OUT and case is Case.ONE_REFUSED:
+        return Fate.REFUSE
+    if recipient == SINGLED_OUT and case is Case.ONE_DEFERRED:
+        return Fate.DEFER
+    return Fate.ACCEPT
+
 
 class HttpAnswers:
-    """One HTTP API's documented requests and answers; subclasses fill in the shapes.
+    """One HTTP API's documented requests and answers; subclasses fill in the shapes
+    (``tests/provider_contract_answers.py``).
 
-    By default a request naming the refused recipient is refused whole, which is how APIs
-    without per-recipient answers (SendGrid, Mailgun, SES with one email a request) refuse one.
+    By default a request naming a refused recipient is refused whole, and one naming a deferred
+    recipient fails with a server error: that is how APIs without per-recipient answers
+    (SendGrid, Mailgun, SES with one email a request) turn down one recipient.
     """
 
     adapter = ""
@@ -127,11 +156,13 @@ class HttpAnswers:
     def server_error(self) -> httpx.Response:
         raise NotImplementedError
 
-    def answer(self, request: httpx.Request, recipients: list[str], refused: str) -> Answer:
-        """Accept every recipient but ``refused`` (none when empty)."""
-        if refused in recipients:
+    def answer(self, request: httpx.Request, fates: dict[str, Fate]) -> Answer:
+        """The answer to a request for ``fates``' recipients (in request order)."""
+        if Fate.REFUSE in fates.values():
             return self.refusal(RECIPIENT_REASON), {}
-        return self.success(request, recipients)
+        if Fate.DEFER in fates.values():
+            return self.server_error(), {}
+        return self.success(request, list(fates))
 
     def alone(self, email_: OutboundEmail) -> OutboundEmail:
         """``email_`` changed so the adapter sends it in a request of its own (a no-op when
@@ -139,211 +170,30 @@ class HttpAnswers:
         return email_
 
 
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex}"
-
-
-def address_of(value: str) -> str:
-    return email.utils.parseaddr(value)[1]
-
-
-class PostmarkAnswers(HttpAnswers):
-    """``POST /email/batch``: 200 with one ``ErrorCode``/``MessageID`` item per message."""
-
-    adapter = "postmark"
-
-    def config(self) -> dict[str, Any]:
-        return {"type": "postmark", "server_token": "server-token-123"}
-
-    def recipients(self, request: httpx.Request) -> list[str]:
-        return [address_of(m["To"]) for m in json.loads(request.content)]
-
-    def answer(self, request: httpx.Request, recipients: list[str], refused: str) -> Answer:
-        ids = {r: new_id("pm") for r in recipients if r != refused}
-        items = [
-            {"To": r, "ErrorCode": 0, "MessageID": ids[r], "Message": "OK"}
-            if r in ids
-            else {"ErrorCode": 406, "Message": RECIPIENT_REASON}
-            for r in recipients
-        ]
-        return httpx.Response(200, json=items), ids
-
-    def refusal(self, reason: str) -> httpx.Response:
-        return httpx.Response(422, json={"ErrorCode": 400, "Message": reason})
-
-    def rate_limited(self) -> httpx.Response:
-        body = {"ErrorCode": 429, "Message": "Rate limit exceeded"}
-        return httpx.Response(429, json=body, headers={"Retry-After": str(RETRY_AFTER)})
-
-    def server_error(self) -> httpx.Response:
-        return httpx.Response(503, json={"ErrorCode": 0, "Message": "Service unavailable"})
-
-
-class ResendAnswers(HttpAnswers):
-    """``POST /emails/batch`` in permissive mode: ids of the emails created, ``errors`` by index."""
-
-    adapter = "resend"
-
-    def config(self) -> dict[str, Any]:
-        return {"type": "resend", "api_key": "re_123456789"}
-
-    def recipients(self, request: httpx.Request) -> list[str]:
-        return [address_of(e["to"][0]) for e in json.loads(request.content)]
-
-    def answer(self, request: httpx.Request, recipients: list[str], refused: str) -> Answer:
-        ids = {r: new_id("re") for r in recipients if r != refused}
-        body = {
-            "data": [{"id": ids[r]} for r in recipients if r in ids],
-            "errors": [
-                {"index": i, "message": RECIPIENT_REASON}
-                for i, r in enumerate(recipients)
-                if r not in ids
-            ],
-        }
-        return httpx.Response(200, json=body), ids
-
-    def refusal(self, reason: str) -> httpx.Response:
-        body = {"statusCode": 422, "name": "validation_error", "message": reason}
-        return httpx.Response(422, json=body)
-
-    def rate_limited(self) -> httpx.Response:
-        body = {"statusCode": 429, "name": "rate_limit_exceeded", "message": "Too many requests"}
-        return httpx.Response(429, json=body, headers={"retry-after": str(RETRY_AFTER)})
-
-    def server_error(self) -> httpx.Response:
-        body = {"statusCode": 500, "name": "internal_server_error", "message": "Unexpected"}
-        return httpx.Response(500, json=body)
-
-
-class SendgridAnswers(HttpAnswers):
-    """``POST /v3/mail/send``: 202 and ``X-Message-Id`` for the request, or ``errors``."""
-
-    adapter = "sendgrid"
-
-    def config(self) -> dict[str, Any]:
-        return {"type": "sendgrid", "api_key": "SG.test-key"}
-
-    def recipients(self, request: httpx.Request) -> list[str]:
-        body = json.loads(request.content)
-        return [to["email"] for p in body["personalizations"] for to in p["to"]]
-
-    def success(self, request: httpx.Request, recipients: list[str]) -> Answer:
-        provider_id = new_id("sg")
-        response = httpx.Response(202, headers={"X-Message-Id": provider_id})
-        return response, dict.fromkeys(recipients, provider_id)
-
-    def refusal(self, reason: str) -> httpx.Response:
-        errors = [{"message": reason, "field": "from.email", "help": None}]
-        return httpx.Response(400, json={"errors": errors})
-
-    def rate_limited(self) -> httpx.Response:
-        headers = {"Retry-After": str(RETRY_AFTER), "X-RateLimit-Remaining": "0"}
-        return httpx.Response(429, json={"errors": [{"message": "too many"}]}, headers=headers)
-
-    def server_error(self) -> httpx.Response:
-        return httpx.Response(503, json={"errors": [{"message": "Service Unavailable"}]})
-
-    def alone(self, email_: OutboundEmail) -> OutboundEmail:
-        # One request shares its category: another tag is another request.
-        return email_._replace(tag="alone")
-
-
-class MailgunAnswers(HttpAnswers):
-    """``POST /v3/{domain}/messages`` (form): ``{"id": "<...>", "message"}`` for the call."""
-
-    adapter = "mailgun"
-    domain = "mg.acme.example"
-
-    def config(self) -> dict[str, Any]:
-        return {"type": "mailgun", "api_key": "key-3ax6xnjp", "domain": self.domain}
-
-    def recipients(self, request: httpx.Request) -> list[str]:
-        return [address_of(value) for name, value in form_of(request) if name == "to"]
-
-    def success(self, request: httpx.Request, recipients: list[str]) -> Answer:
-        provider_id = f"{new_id('mg')}@{self.domain}"
-        body = {"id": f"<{provider_id}>", "message": "Queued. Thank you."}
-        return httpx.Response(200, json=body), dict.fromkeys(recipients, provider_id)
-
-    def refusal(self, reason: str) -> httpx.Response:
-        return httpx.Response(400, json={"message": reason})
-
-    def rate_limited(self) -> httpx.Response:
-        body = {"message": "Too many requests"}
-        return httpx.Response(429, json=body, headers={"Retry-After": str(RETRY_AFTER)})
-
-    def server_error(self) -> httpx.Response:
-        return httpx.Response(503, text="Service Unavailable")
-
-    def alone(self, email_: OutboundEmail) -> OutboundEmail:
-        # One call shares its o:tag: another tag is another call.
-        return email_._replace(tag="alone")
-
-
-class SesAnswers(HttpAnswers):
-    """SES v2 SendEmail, one email a request: ``MessageId``, or ``x-amzn-ErrorType``."""
-
-    adapter = "ses"
-
-    def config(self) -> dict[str, Any]:
-        return {
-            "type": "ses",
-            "region": "eu-west-1",
-            "access_key_id": "AKIDEXAMPLE",
-            "secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-        }
-
-    def recipients(self, request: httpx.Request) -> list[str]:
-        return list(json.loads(request.content)["Destination"]["ToAddresses"])
-
-    def success(self, request: httpx.Request, recipients: list[str]) -> Answer:
-        (recipient,) = recipients
-        provider_id = new_id("ses")
-        return httpx.Response(200, json={"MessageId": provider_id}), {recipient: provider_id}
-
-    def refusal(self, reason: str) -> httpx.Response:
-        return self._error(400, "MessageRejected", reason)
-
-    def rate_limited(self) -> httpx.Response:
-        response = self._error(429, "TooManyRequestsException", "Maximum sending rate exceeded")
-        response.headers["Retry-After"] = str(RETRY_AFTER)
-        return response
-
-    def server_error(self) -> httpx.Response:
-        return self._error(500, "InternalFailure", "The request processing has failed")
-
-    @staticmethod
-    def _error(status: int, kind: str, message: str) -> httpx.Response:
-        return httpx.Response(status, headers={"x-amzn-ErrorType": kind}, json={"message": message})
-
-
-HTTP_ANSWERS: dict[str, HttpAnswers] = {
-    a.adapter: a
-    for a in (PostmarkAnswers(), SendgridAnswers(), MailgunAnswers(), SesAnswers(), ResendAnswers())
-}
-
-
 def http_provider(answers: HttpAnswers, edge: Edge) -> Provider:
     """``answers.adapter`` built from its config, with ``edge`` answering at the transport."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         recipients = answers.recipients(request)
-        if edge.case is Case.CONNECT_ERROR:
+        case = edge.case_for(recipients)
+        if case is Case.CONNECT_ERROR:
             raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
         edge.arrive(recipients)
         try:
-            if edge.case is Case.READ_TIMEOUT:
+            if case is Case.READ_TIMEOUT:
                 raise httpx.ReadTimeout("The read operation timed out", request=request)
-            if edge.case is Case.RATE_LIMITED:
+            if case is Case.ANSWER_DROPPED:
+                message = "Server disconnected without sending a response."
+                raise httpx.RemoteProtocolError(message, request=request)
+            if case is Case.RATE_LIMITED:
                 return answers.rate_limited()
-            if edge.case is Case.SERVER_ERROR:
+            if case is Case.SERVER_ERROR:
                 return answers.server_error()
-            if edge.case is Case.REFUSED:
+            if case is Case.REFUSED:
                 return answers.refusal(REASON)
-            if edge.case is Case.CONCURRENT:
+            if case is Case.CONCURRENT:
                 edge.wait_for_overlap()
-            refused = REFUSED_RECIPIENT if edge.case is Case.ONE_REFUSED else ""
-            response, ids = answers.answer(request, recipients, refused)
+            response, ids = answers.answer(request, {r: fate_of(case, r) for r in recipients})
             edge.issue(ids)
             return response
         finally:
@@ -357,28 +207,13 @@ def http_provider(answers: HttpAnswers, edge: Edge) -> Provider:
 @dataclass
 class ContractRelay:
     """An aiosmtpd handler answering as a relay does in each case: SMTP's 4xx is "try later"
-    (the HTTP 5xx of the contract), its 5xx final (the HTTP 4xx)."""
+    (the HTTP 5xx of the contract), its 5xx final (the HTTP 4xx). Refusals come at RCPT, the
+    first moment a relay knows whom a message is for."""
 
     edge: Edge
     #: How long the relay sits on a message before answering in ``Case.READ_TIMEOUT``; longer
     #: than the client's timeout, and cut short when the relay stops.
     stall_seconds: float = 30.0
-
-    async def handle_MAIL(
-        self,
-        server: SMTPServer,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        mail_options: list[str],
-    ) -> str:
-        if self.edge.case is Case.SERVER_ERROR:
-            return "451 4.3.0 Temporary local problem, try again later"
-        if self.edge.case is Case.REFUSED:
-            return f"550 5.7.1 {REASON}"
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -388,21 +223,34 @@ class ContractRelay:
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        if self.edge.case is Case.ONE_REFUSED and address == REFUSED_RECIPIENT:
+        case = self.edge.case_for([address])
+        fate = fate_of(case, address)
+        if case is Case.SERVER_ERROR:
+            return "451 4.3.0 Temporary local problem, try again later"
+        if case is Case.REFUSED:
+            return f"550 5.7.1 {REASON}"
+        if fate is Fate.REFUSE:
             return f"550 5.1.1 {RECIPIENT_REASON}"
+        if fate is Fate.DEFER:
+            return "452 4.2.2 Mailbox full, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         (recipient,) = envelope.rcpt_tos
+        case = self.edge.case_for([recipient])
         message = email.message_from_bytes(
             envelope.original_content or b"", _class=EmailMessage, policy=email.policy.default
         )
         self.edge.arrive([recipient])
         try:
-            if self.edge.case is Case.READ_TIMEOUT:
+            if case is Case.READ_TIMEOUT:
                 await asyncio.sleep(self.stall_seconds)
-            if self.edge.case is Case.CONCURRENT:
+            if case is Case.ANSWER_DROPPED:
+                assert isinstance(server.transport, asyncio.Transport)
+                server.transport.abort()
+                return "250 never heard"
+            if case is Case.CONCURRENT:
                 await self._overlap()
             self.edge.issue({recipient: str(message["Message-ID"])})
         finally:

@@ -28,12 +28,13 @@ from distro.providers.base import OutboundEmail, Provider, SendResult
 from distro.sending.provider_call import UNEXPECTED, call
 from tests.conftest import make_settings
 from tests.factories import outbound_email
+from tests.provider_contract_answers import HTTP_ANSWERS
 from tests.provider_contract_support import (
-    HTTP_ANSWERS,
+    CALLER_CASES,
     REASON,
     RECIPIENT_REASON,
-    REFUSED_RECIPIENT,
     RETRY_AFTER,
+    SINGLED_OUT,
     Case,
     ContractRelay,
     Edge,
@@ -48,6 +49,10 @@ NOT_APPLICABLE: dict[tuple[str, Case], str] = {
         "SMTP has no rate-limit reply that carries a delay; a relay's 4xx 'try again later' is "
         "the SERVER_ERROR case"
     ),
+    ("resend", Case.ONE_DEFERRED): (
+        "Resend's per-email errors (permissive batch validation) are final; anything transient "
+        "fails the whole request, which is the SERVER_ERROR case"
+    ),
 }
 
 #: The SMTP client's timeout when the relay is meant to time out; the relay stalls far longer.
@@ -55,18 +60,24 @@ SMTP_READ_TIMEOUT = 0.5
 UNSUBSCRIBE = "<https://acme.example/u/tok>, <mailto:unsub@acme.example?subject=tok>"
 
 
-def adapters(case: Case) -> list[pytest.ParameterSet]:
-    """Every adapter for ``case``; those it does not apply to are skipped, saying why."""
-    return [
-        pytest.param(
-            adapter,
-            id=adapter,
-            marks=[pytest.mark.skip(reason=f"{adapter}: {NOT_APPLICABLE[adapter, case]}")]
-            if (adapter, case) in NOT_APPLICABLE
-            else [],
-        )
-        for adapter in ADAPTERS
-    ]
+def contract(*cases: Case) -> pytest.MarkDecorator:
+    """Parametrise ("adapter", "case") over every adapter and ``cases``; an adapter a case does
+    not apply to is skipped, saying why."""
+    return pytest.mark.parametrize(
+        ("adapter", "case"),
+        [
+            pytest.param(
+                adapter,
+                case,
+                id=f"{adapter}-{case.name.lower()}" if len(cases) > 1 else adapter,
+                marks=[pytest.mark.skip(reason=f"{adapter}: {NOT_APPLICABLE[adapter, case]}")]
+                if (adapter, case) in NOT_APPLICABLE
+                else [],
+            )
+            for case in cases
+            for adapter in ADAPTERS
+        ],
+    )
 
 
 @dataclass
@@ -156,9 +167,11 @@ def assert_reached_at_most_once(edge: Edge) -> None:
     assert [to for to, times in edge.times_reached().items() if times > 1] == []
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.ACCEPTED))
-def test_each_accepted_recipient_gets_its_own_provider_id(connect: Connect, adapter: str) -> None:
-    contract = connect(adapter, Case.ACCEPTED)
+@contract(Case.ACCEPTED)
+def test_each_accepted_recipient_gets_its_own_provider_id(
+    connect: Connect, adapter: str, case: Case
+) -> None:
+    contract = connect(adapter, case)
     results, retry_after = call(contract.provider, batch(), "batch-1")
 
     issued = contract.edge.issued
@@ -172,10 +185,10 @@ def test_each_accepted_recipient_gets_its_own_provider_id(connect: Connect, adap
     assert contract.edge.times_reached() == dict.fromkeys(issued, 1)
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.READ_TIMEOUT))
-def test_read_timeout_leaves_the_outcome_unknown(connect: Connect, adapter: str) -> None:
+@contract(Case.READ_TIMEOUT, Case.ANSWER_DROPPED)
+def test_lost_answer_leaves_the_outcome_unknown(connect: Connect, adapter: str, case: Case) -> None:
     """The request arrived and its answer was lost: neither failed nor retried blindly."""
-    contract = connect(adapter, Case.READ_TIMEOUT)
+    contract = connect(adapter, case)
     results, retry_after = call(contract.provider, batch(), "batch-1")
 
     assert outcomes(results) == none_accepted(unknown=True)
@@ -186,9 +199,9 @@ def test_read_timeout_leaves_the_outcome_unknown(connect: Connect, adapter: str)
     )
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.CONNECT_ERROR))
-def test_connect_error_is_retryable(connect: Connect, adapter: str) -> None:
-    contract = connect(adapter, Case.CONNECT_ERROR)
+@contract(Case.CONNECT_ERROR)
+def test_connect_error_is_retryable(connect: Connect, adapter: str, case: Case) -> None:
+    contract = connect(adapter, case)
     results, retry_after = call(contract.provider, batch(), "batch-1")
 
     assert outcomes(results) == none_accepted(retryable=True)
@@ -197,9 +210,11 @@ def test_connect_error_is_retryable(connect: Connect, adapter: str) -> None:
     assert contract.edge.reached == []
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.RATE_LIMITED))
-def test_429_is_retryable_after_the_delay_it_asks_for(connect: Connect, adapter: str) -> None:
-    contract = connect(adapter, Case.RATE_LIMITED)
+@contract(Case.RATE_LIMITED)
+def test_429_is_retryable_after_the_delay_it_asks_for(
+    connect: Connect, adapter: str, case: Case
+) -> None:
+    contract = connect(adapter, case)
     before = time.monotonic()
     results, retry_after = call(contract.provider, batch(), "batch-1")
     after = time.monotonic()
@@ -212,9 +227,9 @@ def test_429_is_retryable_after_the_delay_it_asks_for(connect: Connect, adapter:
     assert_reached_at_most_once(contract.edge)
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.SERVER_ERROR))
-def test_server_error_is_retryable(connect: Connect, adapter: str) -> None:
-    contract = connect(adapter, Case.SERVER_ERROR)
+@contract(Case.SERVER_ERROR)
+def test_server_error_is_retryable(connect: Connect, adapter: str, case: Case) -> None:
+    contract = connect(adapter, case)
     results, retry_after = call(contract.provider, batch(), "batch-1")
 
     assert outcomes(results) == none_accepted(retryable=True)
@@ -223,9 +238,11 @@ def test_server_error_is_retryable(connect: Connect, adapter: str) -> None:
     assert_reached_at_most_once(contract.edge)
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.REFUSED))
-def test_permanent_refusal_fails_with_the_reason(connect: Connect, adapter: str) -> None:
-    contract = connect(adapter, Case.REFUSED)
+@contract(Case.REFUSED)
+def test_permanent_refusal_fails_with_the_reason(
+    connect: Connect, adapter: str, case: Case
+) -> None:
+    contract = connect(adapter, case)
     results, retry_after = call(contract.provider, batch(), "batch-1")
 
     assert outcomes(results) == none_accepted()
@@ -235,21 +252,26 @@ def test_permanent_refusal_fails_with_the_reason(connect: Connect, adapter: str)
     assert_reached_at_most_once(contract.edge)
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.ONE_REFUSED))
-def test_one_refused_recipient_fails_alone(connect: Connect, adapter: str) -> None:
-    contract = connect(adapter, Case.ONE_REFUSED)
+@contract(Case.ONE_REFUSED, Case.ONE_DEFERRED)
+def test_one_recipient_turned_down_has_its_own_result(
+    connect: Connect, adapter: str, case: Case
+) -> None:
+    """Refused for good: failed with the reason; put off: retryable. The others accepted."""
+    contract = connect(adapter, case)
     a, b, c = batch()
-    assert b.to_email == REFUSED_RECIPIENT
+    assert b.to_email == SINGLED_OUT
     results, retry_after = call(contract.provider, [a, contract.alone(b), c], "batch-1")
 
     issued = contract.edge.issued
+    deferred = case is Case.ONE_DEFERRED
     assert outcomes(results) == [
         (1, True, False, False, issued["a@news.example"]),
-        (2, False, False, False, None),
+        (2, False, deferred, False, None),
         (3, True, False, False, issued["c@news.example"]),
     ]
-    assert RECIPIENT_REASON in (results[1].error or ""), results[1].error
-    assert REFUSED_RECIPIENT not in issued
+    if not deferred:
+        assert RECIPIENT_REASON in (results[1].error or ""), results[1].error
+    assert SINGLED_OUT not in issued
     assert retry_after is None
     reached = contract.edge.times_reached()
     assert (reached["a@news.example"], reached["c@news.example"]) == (1, 1)
@@ -259,10 +281,13 @@ def test_one_refused_recipient_fails_alone(connect: Connect, adapter: str) -> No
 CALLERS = 6
 
 
-@pytest.mark.parametrize("adapter", adapters(Case.CONCURRENT))
-def test_concurrent_callers_each_get_their_own_results(connect: Connect, adapter: str) -> None:
-    """One adapter serves every sender thread: batches in flight together keep their answers."""
-    contract = connect(adapter, Case.CONCURRENT)
+@contract(Case.CONCURRENT)
+def test_concurrent_callers_each_get_their_own_results(
+    connect: Connect, adapter: str, case: Case
+) -> None:
+    """One adapter serves every sender thread: batches in flight together keep their own
+    answers, a lost answer or a refusal included (``CALLER_CASES``)."""
+    contract = connect(adapter, case)
     batches = [batch(first_id=100 * t, prefix=f"t{t}-") for t in range(CALLERS)]
 
     def hand_over(emails: list[OutboundEmail]) -> tuple[list[SendResult], float | None]:
@@ -271,14 +296,26 @@ def test_concurrent_callers_each_get_their_own_results(connect: Connect, adapter
     with ThreadPoolExecutor(max_workers=CALLERS) as pool:
         answers = list(pool.map(hand_over, batches))
 
-    issued = contract.edge.issued
-    assert contract.edge.overlapped(), "the callers' requests never were in flight together"
+    edge = contract.edge
+    assert edge.overlapped(), "the callers' requests never were in flight together"
     for emails, (results, retry_after) in zip(batches, answers, strict=True):
-        assert outcomes(results) == [
-            (e.message_id, True, False, False, issued[e.to_email]) for e in emails
-        ]
+        fate = edge.case_for([e.to_email for e in emails])
+        ids = [e.message_id for e in emails]
+        expected: list[Outcome]
+        if fate is Case.ANSWER_DROPPED:
+            expected = [(i, False, False, True, None) for i in ids]
+        elif fate is Case.REFUSED:
+            expected = [(i, False, False, False, None) for i in ids]
+            assert all(REASON in (r.error or "") for r in results)
+        else:
+            expected = [(e.message_id, True, False, False, edge.issued[e.to_email]) for e in emails]
+        assert outcomes(results) == expected
         assert retry_after is None
-    everyone = [e.to_email for emails in batches for e in emails]
-    assert contract.edge.times_reached() == dict.fromkeys(everyone, 1)
-    # Each recipient's id is its own (for per-request ids: its own request's).
-    assert len(set(issued.values())) >= CALLERS
+    assert list(CALLER_CASES) == ["t0-", "t1-"]  # callers 0 and 1; the others accepted
+    accepted = [e.to_email for emails in batches[2:] for e in emails]
+    assert sorted(edge.issued) == sorted(accepted)
+    assert all(edge.times_reached()[to] == 1 for to in accepted)
+    assert_reached_at_most_once(edge)
+    # Every caller's ids are its own (for per-request ids: its own request's).
+    ids_by_caller = [{edge.issued[e.to_email] for e in emails} for emails in batches[2:]]
+    assert len(set().union(*ids_by_caller)) == sum(len(ids) for ids in ids_by_caller)
