@@ -56,7 +56,7 @@ NOT_APPLICABLE: dict[tuple[str, Case], str] = {
 }
 
 #: The SMTP client's timeout when the relay is meant to time out; the relay stalls far longer.
-SMTP_READ_TIMEOUT = 0.5
+SMTP_READ_TIMEOUT = 1.0
 UNSUBSCRIBE = "<https://acme.example/u/tok>, <mailto:unsub@acme.example?subject=tok>"
 
 
