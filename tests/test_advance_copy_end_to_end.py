@@ -18,8 +18,8 @@ from distro.sending.forecast import AudienceForecast, summarise_sends
 from distro.sending.schedule import Audience, SendRequest, schedule
 from tests.conftest import LiveDistro
 from tests.test_advance_copy import TRUSTED_TAG, embargoed_release, newsroom
-from tests.test_end_to_end import wait_for
 from tests.test_tracking_end_to_end import inbox_counts
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_trusted_journalists_get_one_email_and_the_figures_agree(
     assert at_lift.forecast == AudienceForecast(audience=15, suppressed=0, left_out=10, opted_out=0)
     assert at_lift.forecast.to_send == 5
 
-    wait_for(settled(live, advance_id))
+    wait_until(settled(live, advance_id))
     assert live.sandbox is not None
     assert live.sandbox.wait_idle(30)
     listed = {s.send_id: s for s in summarise_sends(engine, TRUSTED_TAG, utcnow())}
@@ -73,7 +73,7 @@ def test_trusted_journalists_get_one_email_and_the_figures_agree(
 
     # The lift comes sooner than planned: the at-lift send moves with the embargo and fires.
     workflow.edit(engine, release_id, {"embargo_at": utcnow()}, utcnow())
-    wait_for(settled(live, at_lift_id))
+    wait_until(settled(live, at_lift_id))
     assert live.sandbox.wait_idle(30)
 
     report = build_report(engine, at_lift_id)

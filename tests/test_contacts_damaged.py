@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -284,26 +284,31 @@ def test_every_valid_row_of_a_damaged_file_is_imported_and_every_defect_reported
             session.commit()
 
 
-def read_all(data: bytes) -> int:
+def read_all(data: bytes, starts_row: Callable[[str], bool] = lambda line: False) -> int:
     text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
     records = CsvRecords(physical_lines(Path("x.csv"), text))
-    return sum(1 for _ in records.records(lambda line: False))
+    return sum(1 for _ in records.records(starts_row))
 
 
 def test_reading_stays_linear_when_every_line_opens_a_quote() -> None:
-    """Each unclosed quote is read again from the next line; the work per line is bounded."""
+    """Each unclosed quote is read again from the next line; the work per line is bounded.
 
-    def seconds(lines: int) -> float:
-        data = b'"x\n' * lines
-        best = float("inf")
-        for _ in range(3):
-            started = time.process_time()
-            assert read_all(data) == lines
-            best = min(best, time.process_time() - started)
-        return best
+    The work is counted, not timed: every line a record runs on into (the lines read again
+    after an unclosed quote among them) is shown to ``starts_row``. The speed of an import is a
+    figure for bench/bench_import.py, not an assertion."""
 
-    small, large = seconds(2_000), seconds(8_000)
-    assert large / small < 8, (small, large)  # 4x the lines: about 4x the time, not 16x
+    def lines_run_into(lines: int) -> int:
+        seen: list[str] = []
+
+        def starts_row(line: str) -> bool:
+            seen.append(line)
+            return False
+
+        assert read_all(b'"x\n' * lines, starts_row) == lines
+        return len(seen)
+
+    small, large = lines_run_into(2_000), lines_run_into(8_000)
+    assert large / small < 8, (small, large)  # 4x the lines: about 4x the work, not 16x
 
 
 # --- the suppression import reads files the same way ------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 
 from distro.sending.gate import ProviderGate
+from tests.waiting import wait_until
 
 
 class FakeClock:
@@ -78,16 +78,28 @@ def test_in_flight_limit_holds_back_extra_requests() -> None:
     stop = threading.Event()
     inside = 0
     most = 0
+    arrived = 0
     lock = threading.Lock()
+    two_inside = threading.Event()
 
     def request() -> None:
-        nonlocal inside, most
+        nonlocal inside, most, arrived
+        with lock:
+            arrived += 1
         with gate.passage(1, stop) as may_go:
             assert may_go
             with lock:
                 inside += 1
                 most = max(most, inside)
-            time.sleep(0.05)
+                if inside == 2:
+                    two_inside.set()
+            # The first two stay inside until both are in and all six have come to the gate, so
+            # the other four try it while it is full, however the threads happen to be scheduled.
+            # A gate letting one through at a time never gets two in: the first gives up waiting
+            # and lets the rest through, and ``most`` stays at 1.
+            if not two_inside.wait(10):
+                two_inside.set()
+            wait_until(lambda: arrived == 6, timeout=10, waiting_for="every request to arrive")
             with lock:
                 inside -= 1
 

@@ -47,6 +47,7 @@ from distro.tracking.events import NormalisedEvent, store_events
 from tests.cli_support import free_port
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
+from tests.waiting import wait_until
 
 SERVER_KEY = "test-secret-" + "x" * 20  # what make_settings configures
 # The receivers here listen on loopback, which distro refuses unless configured to allow it.
@@ -508,7 +509,9 @@ def test_no_connection_and_timeouts_are_retried(
     assert (timed_out.ok, timed_out.status_code) == (False, None)
     assert timed_out.error is not None
     assert "timed out" in timed_out.error
-    assert 400 <= timed_out.duration_ms < 1500
+    # The log shows the time it waited, and "timed out" that it gave up rather than waiting
+    # for the slow answer (which would have been a success).
+    assert timed_out.duration_ms >= 400
     assert endpoint(engine, slow).cursor_event_id == 0
 
     clock.advance(11)
@@ -744,9 +747,7 @@ def test_the_worker_runs_delivery_as_a_scheduled_job(engine: Engine, receiver: R
     worker = Worker(settings, engine).start()
     try:
         event = store(engine, EventType.DELIVERED, None, recipient="ana@wire.example")
-        deadline = time.monotonic() + 20
-        while not receiver.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: receiver.requests, timeout=20, waiting_for="a delivery to arrive")
     finally:
         worker.stop()
     (request,) = receiver.requests

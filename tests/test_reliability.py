@@ -33,6 +33,7 @@ from distro.sending.schedule import Audience, schedule_send
 from tests.cli_support import DISTRO, clean_env, free_port, run, wait_http
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -174,13 +175,12 @@ def schedule(rig: Rig, recipients: int) -> tuple[int, set[str]]:
 
 def wait_for_progress(rig: Rig, above: int, timeout: float = 60) -> int:
     """Block until the sandbox has accepted more than ``above`` messages; return the count."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def progressed() -> int:
         total = sum(rig.accepted().values())
-        if total > above:
-            return total
-        time.sleep(0.05)
-    raise AssertionError(f"no progress past {above} messages in {timeout} s")
+        return total if total > above else 0
+
+    return wait_until(progressed, timeout=timeout, waiting_for=f"progress past {above} messages")
 
 
 def assert_exactly_once(rig: Rig, send_id: int, addresses: set[str]) -> list[Message]:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from fastapi.responses import JSONResponse
 from distro.sandbox import Sandbox, SandboxOptions, WebhookOptions, create_sandbox_app
 from distro.sandbox.webhooks import DELIVERY, HARD_BOUNCE, choose_outcome
 from distro.web.server import ServerThread, bind_socket
+from tests.waiting import wait_until
 
 TOKEN = "sandbox-test-token"
 HOOK_USER = "hooks"
@@ -414,7 +414,13 @@ def test_webhook_is_retried_after_a_500(flaky_env: Env) -> None:
     assert statuses == [(message_id, 500), (message_id, 200)]
 
 
-def test_webhooks_give_up_after_the_configured_attempts() -> None:
+def is_dispatcher(thread: threading.Thread) -> bool:
+    """A thread of a sandbox's webhook dispatcher (distro.sandbox.webhooks)."""
+    return thread.name.startswith("sandbox-webhooks")
+
+
+def test_webhooks_give_up_after_the_configured_attempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = set(threading.enumerate())
     dead = bind_socket("127.0.0.1", 0)
     url = f"http://127.0.0.1:{dead.getsockname()[1]}/hooks"
     dead.close()  # nothing listens there: every attempt is a connection error
@@ -432,9 +438,19 @@ def test_webhooks_give_up_after_the_configured_attempts() -> None:
             assert response.json()["ErrorCode"] == 0
             assert sandbox.wait_idle(10)
     finally:
-        started = time.monotonic()
+        flushed: list[bool] = []
+        wait_idle = sandbox.webhooks.wait_idle
+
+        def noting(timeout: float) -> bool:
+            flushed.append(wait_idle(timeout))
+            return flushed[-1]
+
+        monkeypatch.setattr(sandbox.webhooks, "wait_idle", noting)
         sandbox.close()
-        assert time.monotonic() - started < 5
+    # Closing does not sit out either of its bounded waits: nothing was left to flush (giving
+    # up ended every job) and each dispatcher thread stopped when told, before its join ran out.
+    assert flushed == [True]
+    assert not [t for t in set(threading.enumerate()) - before if is_dispatcher(t)]
 
 
 def test_no_webhook_url_means_no_threads() -> None:
@@ -455,8 +471,11 @@ def test_close_stops_dispatcher_threads(env: Env) -> None:
     assert any(t.name.startswith("sandbox-webhooks") for t in threading.enumerate())
     env.sandbox.close()
     assert len(env.receiver.accepted()) == 1  # flushed before stopping
-    time.sleep(0.05)
-    assert not any(t.name.startswith("sandbox-webhooks") for t in threading.enumerate())
+    wait_until(
+        lambda: not any(is_dispatcher(t) for t in threading.enumerate()),
+        timeout=10,
+        waiting_for="the dispatcher threads to end",
+    )
 
 
 # --- standalone ----------------------------------------------------------------------------
@@ -473,20 +492,24 @@ def test_run_standalone_serves_until_interrupted() -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                answer = httpx.post(
+
+    def post_once_listening() -> list[httpx.Response]:
+        try:
+            return [
+                httpx.post(
                     f"http://127.0.0.1:{port}/email",
                     json=message(),
                     headers={"X-Postmark-Server-Token": TOKEN},
                 )
-                break
-            except httpx.ConnectError:
-                assert process.poll() is None, process.communicate()[0]
-                assert time.monotonic() < deadline, "the standalone sandbox did not start"
-                time.sleep(0.05)
+            ]
+        except httpx.ConnectError:  # not listening yet
+            assert process.poll() is None, process.communicate()[0]
+            return []
+
+    try:
+        (answer,) = wait_until(
+            post_once_listening, timeout=20, waiting_for="the standalone sandbox to start"
+        )
         assert answer.json()["ErrorCode"] == 0
         assert httpx.get(f"http://127.0.0.1:{port}/api/messages").json()["count"] == 1
     finally:

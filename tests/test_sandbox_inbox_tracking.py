@@ -22,7 +22,7 @@ from distro.sandbox.inert import inert_html, inert_text
 from distro.sending.schedule import Audience, schedule_send
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release
-from tests.test_end_to_end import wait_for
+from tests.waiting import wait_until
 
 TARGET = "https://archive.example/papers?year=2026&lang=en"
 
@@ -78,7 +78,7 @@ def test_viewing_an_inbox_message_records_no_open_or_click(
     )
     send_id = send.id
     assert send_id is not None
-    wait_for(lambda: build_report(live.engine, send_id).status == SendStatus.SENT)
+    wait_until(lambda: build_report(live.engine, send_id).status == SendStatus.SENT)
     assert live.sandbox is not None
     assert live.sandbox.wait_idle(30)
 

@@ -7,7 +7,6 @@ jobs; a sync that is still reading the sends table then needs that lock to look 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,19 +21,27 @@ def test_shutdown_during_a_slow_sync_does_not_deadlock(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     in_sync = threading.Event()
+    shutting_down = threading.Event()
 
     @contextmanager
     def slow_reading(bound: Engine) -> Iterator[Connection]:
         with reading(bound) as conn:
             in_sync.set()
-            time.sleep(1.0)  # the shutdown below starts meanwhile
+            # Held here until the shutdown below has begun. The thread that wakes it runs on
+            # (holding the GIL for up to a switch interval) straight into shutdown's locks,
+            # while this sync has its query still to run before it needs a lock of its own.
+            assert shutting_down.wait(10), "the shutdown did not start"
             yield conn
+
+    def shutdown() -> None:
+        shutting_down.set()
+        scheduled.shutdown()
 
     scheduled = scheduler_module.SendScheduler(engine, lambda send_id: None, poll_seconds=0.2)
     scheduled.start()
     monkeypatch.setattr(scheduler_module, "reading", slow_reading)
     assert in_sync.wait(10), "the sync job did not run"
-    stopper = threading.Thread(target=scheduled.shutdown, daemon=True)
+    stopper = threading.Thread(target=shutdown, daemon=True)
     stopper.start()
     stopper.join(timeout=15)
     assert not stopper.is_alive(), "shutdown hung while a sync was running"

@@ -18,7 +18,7 @@ from distro.runtime import Worker
 from distro.sending.schedule import Audience, schedule_send
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release
-from tests.test_end_to_end import wait_for
+from tests.waiting import wait_until
 
 # Local part -> what the sandbox reports for it (see distro/sandbox/outcomes.py).
 ADDRESSES = [
@@ -56,7 +56,7 @@ def send_and_settle(live: LiveDistro, release_id: int) -> int:
     )
     assert send.id is not None
     send_id = send.id
-    wait_for(lambda: build_report(live.engine, send_id).status == SendStatus.SENT)
+    wait_until(lambda: build_report(live.engine, send_id).status == SendStatus.SENT)
     assert live.sandbox is not None
     assert live.sandbox.wait_idle(30), "the sandbox's webhooks did not all arrive"
     return send_id

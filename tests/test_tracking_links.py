@@ -6,7 +6,6 @@ tampered link (no open redirect), and the switch per send, globally and on the c
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from distro.web.tracking import PIXEL
 from tests.cli_support import run
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release
+from tests.waiting import wait_until
 
 BASE = "https://press.example.org"
 SETTINGS = make_settings("sqlite://", server={"public_url": BASE})
@@ -235,14 +235,6 @@ class Received:
     headers: dict[str, str]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.1)
-
-
 @contextmanager
 def worker(live: LiveDistro) -> Iterator[Worker]:
     running = Worker(live.settings, live.engine).start()
@@ -276,7 +268,11 @@ def received(live: LiveDistro, send_id: int) -> list[Received]:
                 )
             )
 
-    wait_for(lambda: bool(messages()) and all(m.provider_message_id for m in messages()))
+    wait_until(
+        lambda: bool(messages()) and all(m.provider_message_id for m in messages()),
+        timeout=60,
+        waiting_for="every message to be handed over",
+    )
     found = []
     for message in messages():
         assert message.id is not None

@@ -5,7 +5,6 @@ be stored against its message, statuses and suppressions must follow."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +26,7 @@ from tests.test_webhooks_support import (
     stored_events,
     suppressions,
 )
+from tests.waiting import wait_until
 
 #: Local part -> (event types distro should store, final status). SES and Resend report no
 #: unsubscribes of their own.
@@ -116,10 +116,9 @@ def test_every_providers_webhooks_come_back_stored_and_matched(pair: Pair) -> No
         )
     worker = Worker(pair.settings, engine).start()
     try:
-        deadline = time.monotonic() + 60
-        while _unsent(engine):
-            assert time.monotonic() < deadline, "the worker did not send everything"
-            time.sleep(0.1)
+        wait_until(
+            lambda: not _unsent(engine), timeout=60, waiting_for="the worker to send everything"
+        )
     finally:
         worker.stop()
     assert pair.sandbox.wait_idle(60)
