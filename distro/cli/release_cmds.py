@@ -13,10 +13,10 @@ from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
 from distro.config import secret_key
 from distro.errors import ValidationError
-from distro.mime import to_mime
 from distro.models import Contact, Release
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
+from distro.providers.mime import to_mime
 from distro.releases import workflow
 from distro.releases.service import (
     create_release,

@@ -28,9 +28,9 @@ import httpx
 from distro.config import ProviderSettings, Settings
 from distro.config import SmtpProvider as SmtpSettings
 from distro.errors import PermanentProviderError, ProviderError, RetryableProviderError
-from distro.mime import to_mime
 from distro.providers.addresses import NON_ASCII_LOCAL_PART, has_non_ascii_local_part
 from distro.providers.base import OutboundEmail, Provider, SendResult
+from distro.providers.mime import to_mime
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
