@@ -44,8 +44,8 @@ from distro.errors import (
 from distro.providers.base import (
     MAX_PAUSE_SECONDS,
     MESSAGE_ID_KEY,
+    HttpProvider,
     OutboundEmail,
-    Provider,
     SendResult,
     connection_limit,
     json_or_none,
@@ -73,7 +73,7 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _Outcome = SendResult | ProviderError
 
 
-class SesProvider(Provider):
+class SesProvider(HttpProvider):
     """SES v2 SendEmail with SigV4 from botocore; a batch is concurrent single-message calls."""
 
     max_batch = 50
