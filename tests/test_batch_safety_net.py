@@ -32,7 +32,7 @@ class Broken(Provider):
     max_batch = 500
 
     def __init__(self) -> None:
-        super().__init__("sandbox", None)
+        super().__init__("sandbox")
         self.calls = 0
 
     def send_batch(

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Page
 
-from distro.mime import to_mime
 from distro.models import Contact, Release, ReleaseStatus
+from distro.providers.mime import to_mime
 from distro.releases.service import SAMPLES, release_fields_from_toml
 from distro.rendering import make_environment
 from distro.sending.compose import Composer

@@ -22,8 +22,8 @@ from sqlmodel import Session, func, select
 
 from distro.config import Settings
 from distro.errors import TemplateError
-from distro.mime import to_mime
 from distro.models import Contact, Release, ReleaseStatus, Send
+from distro.providers.mime import to_mime
 from distro.rendering import PreparedRelease, RenderedEmail, email_inliner, make_environment
 from distro.sending.compose import Composer
 from distro.sending.schedule import Audience, schedule_send

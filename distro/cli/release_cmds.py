@@ -11,12 +11,11 @@ from sqlmodel import Session, col, select
 
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
-from distro.config import secret_key
 from distro.errors import ValidationError
-from distro.mime import to_mime
 from distro.models import Contact, Release
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
+from distro.providers.mime import to_mime
 from distro.releases import workflow
 from distro.releases.service import (
     create_release,
@@ -24,9 +23,7 @@ from distro.releases.service import (
     get_release,
     release_fields_from_toml,
 )
-from distro.rendering import make_environment
-from distro.sending.compose import SAMPLE_CONTACT, Composer
-from distro.tracking.links import LinkSigner
+from distro.sending.compose import SAMPLE_CONTACT, composer_for
 
 release = typer.Typer(
     help="Write, import, approve and preview press releases.", no_args_is_help=True
@@ -387,14 +384,7 @@ def preview(
             if found is None:
                 raise ValidationError(f"no contact {contact_email!r}")
             recipient = found
-    composer = Composer(
-        cli.settings,
-        make_environment(cli.settings.templates.folder),
-        LinkSigner(secret_key(cli.settings)),
-        item,
-        "release",
-        embargo_notice=advance_copy,
-    )
+    composer = composer_for(cli.settings, item, advance_copy=advance_copy)
     message = to_mime(composer.compose(0, recipient))
     if eml:
         rendered = message.as_string()

@@ -1,8 +1,9 @@
 """Provider adapters, built by type from the ``[providers.NAME]`` config tables.
 
-Each adapter module exposes ``build_adapter(settings, name, config, transport)``; modules are
-imported only when a provider of their type is first used, so an SMTP-only set-up never loads
-the AWS signing code.
+Each adapter module exposes ``build_adapter``: ``(settings, name, config, transport)`` for the
+HTTP APIs, whose transport tests and the in-process sandbox replace, and ``(settings, name,
+config)`` for SMTP, which speaks over a socket of its own. Modules are imported only when a
+provider of their type is first used, so an SMTP-only set-up never loads the AWS signing code.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ ADAPTER_MODULES: dict[str, str] = {
     "smtp": "distro.providers.smtp",
 }
 ADAPTER_TYPES = frozenset(ADAPTER_MODULES)
+#: Provider types whose adapter is not an HTTP client (``HttpProvider``) and takes no transport.
+SOCKET_TYPES = frozenset({"smtp"})
 
 
-class AdapterBuilder(Protocol):
+class HttpAdapterBuilder(Protocol):
     def __call__(
         self,
         settings: Settings,
@@ -42,6 +45,10 @@ class AdapterBuilder(Protocol):
         config: ProviderSettings,
         transport: httpx.BaseTransport | None,
     ) -> Provider: ...
+
+
+class SocketAdapterBuilder(Protocol):
+    def __call__(self, settings: Settings, name: str, config: ProviderSettings) -> Provider: ...
 
 
 def sandbox_base_url(settings: Settings, provider: SandboxSettings) -> str:
@@ -66,11 +73,18 @@ def check_adapter(settings: Settings, name: str | None = None) -> None:
 def build_provider(
     settings: Settings, name: str | None = None, *, transport: httpx.BaseTransport | None = None
 ) -> Provider:
-    """The adapter for provider ``name`` (default: sending.provider)."""
+    """The adapter for provider ``name`` (default: sending.provider).
+
+    ``transport`` replaces an HTTP adapter's network (tests, the sandbox inside ``serve``); an
+    SMTP relay has no HTTP client for it to replace.
+    """
     key = name or settings.sending.provider
     config = settings.provider(key)
     module = importlib.import_module(ADAPTER_MODULES[config.type])
-    builder: AdapterBuilder = module.build_adapter
+    if config.type in SOCKET_TYPES:
+        socket_builder: SocketAdapterBuilder = module.build_adapter
+        return socket_builder(settings, key, config)
+    builder: HttpAdapterBuilder = module.build_adapter
     return builder(settings, key, config, transport)
 
 

@@ -9,8 +9,8 @@ providers differ in what they take:
   adapter); Postmark, SendGrid, SES and Resend do not. For those the message is refused here,
   alone, with a reason, instead of failing the request the whole batch travels in;
 * a display name is plain UTF-8 text: JSON APIs take it as it is (an RFC 2047 encoded-word
-  there is shown to the reader verbatim), and the MIME builder (``distro.mime``) encodes it
-  properly when it writes the header.
+  there is shown to the reader verbatim), and the MIME builder (``distro.providers.mime``)
+  encodes it properly when it writes the header.
 
 ``email.utils.formataddr`` is not used: it raises ``UnicodeEncodeError`` for a non-ASCII address
 and turns a non-ASCII name into an encoded-word.

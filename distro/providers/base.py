@@ -1,4 +1,5 @@
-"""What every provider adapter takes and returns, and the shared HTTP plumbing.
+"""What every provider adapter takes and returns (``Provider``), and the shared HTTP plumbing
+(``HttpProvider``) that all but SMTP use.
 
 Adapters never touch the database: they turn ``OutboundEmail`` batches into one provider request
 and the answer into one ``SendResult`` per email (a batch can partly fail). Whole-request failures
@@ -84,9 +85,12 @@ class SendResult(NamedTuple):
 
 
 class Provider(abc.ABC):
-    """An email API. Subclasses fill in how a batch becomes a request and an answer results.
+    """The sending contract: a batch in, one ``SendResult`` per email out, and what the engine
+    may rely on (batch size, idempotency, lookup, non-ASCII local parts, pauses).
 
-    One adapter serves every sender thread of a process, so ``send_batch`` must be thread-safe.
+    How the batch travels is the subclass's business: ``HttpProvider`` for the email APIs, a
+    socket of its own for SMTP. One adapter serves every sender thread of a process, so
+    ``send_batch`` must be thread-safe.
     """
 
     #: How many emails one ``send_batch`` call may carry.
@@ -99,17 +103,11 @@ class Provider(abc.ABC):
     #: message is refused alone before the request (``distro.sending.provider_call``).
     accepts_non_ascii_local_part: bool = False
 
-    def __init__(self, name: str, client: httpx.Client | None) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self._client = client
-        # time.monotonic() before which no request should go out (a 429 or an exhausted quota).
+        # time.monotonic() before which no request should go out (a 429 or an exhausted quota):
+        # the engine's gate reads it before every batch.
         self.resume_at = 0.0
-
-    @property
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            raise TypeError(f"{self.name}: this adapter does not speak HTTP")
-        return self._client
 
     @abc.abstractmethod
     def send_batch(
@@ -128,8 +126,23 @@ class Provider(abc.ABC):
         return None
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        """Release what the adapter holds once its owner is done (nothing, unless overridden)."""
+        return None
+
+
+class HttpProvider(Provider):
+    """An email API over HTTP: the shared pooled client (its timeouts and transport are set by
+    ``provider_client``), failures classified by what they say about delivery, and the pauses
+    that rate-limit answers ask for. Subclasses fill in how a batch becomes a request and an
+    answer results.
+    """
+
+    def __init__(self, name: str, client: httpx.Client) -> None:
+        super().__init__(name)
+        self.client = client
+
+    def close(self) -> None:
+        self.client.close()
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         """POST with failures classified by what they say about delivery."""
@@ -272,6 +285,7 @@ def make_client(
 
 __all__ = [
     "MESSAGE_ID_KEY",
+    "HttpProvider",
     "OutboundEmail",
     "Provider",
     "ProviderError",

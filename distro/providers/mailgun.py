@@ -36,8 +36,8 @@ from distro.config import ProviderSettings, Settings
 from distro.errors import ConfigError, PermanentProviderError, ProviderError
 from distro.providers.base import (
     MESSAGE_ID_KEY,
+    HttpProvider,
     OutboundEmail,
-    Provider,
     SendResult,
     json_or_none,
     provider_client,
@@ -54,7 +54,7 @@ PLACEHOLDER = "%recipient"
 MAX_TAG_LENGTH = 128
 
 
-class MailgunProvider(Provider):
+class MailgunProvider(HttpProvider):
     max_batch = 1000
     # Mailgun documents SMTPUTF8 support: a non-ASCII local part goes out as it is.
     accepts_non_ascii_local_part = True

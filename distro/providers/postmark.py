@@ -14,8 +14,8 @@ from distro.config import SandboxProvider as SandboxSettings
 from distro.errors import PermanentProviderError
 from distro.providers.base import (
     MESSAGE_ID_KEY,
+    HttpProvider,
     OutboundEmail,
-    Provider,
     SendResult,
     format_address,
     json_content,
@@ -27,7 +27,7 @@ from distro.providers.base import (
 RETRYABLE_ERROR_CODES = frozenset({429})
 
 
-class PostmarkProvider(Provider):
+class PostmarkProvider(HttpProvider):
     max_batch = 500
     # Postmark's outbound message search filters on our metadata: lost answers are reconciled.
     offers_lookup = True

@@ -18,7 +18,7 @@ that request's answer; ``invalid_idempotent_request`` means the key already belo
 with a different body (the batch was re-rendered after a lost answer). Resending under that key
 can never work and a new key could send twice, so it is refused for good, saying that the first
 request may have been delivered. Other 4xx (400/422 validation) are refused for good; 429 and 5xx
-are retried by ``Provider.request`` (honouring ``retry-after`` and ``ratelimit-reset``).
+are retried by ``HttpProvider.request`` (honouring ``retry-after`` and ``ratelimit-reset``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from distro.config import ResendProvider as ResendSettings
 from distro.errors import OutcomeUnknownError, PermanentProviderError
 from distro.providers.base import (
     MESSAGE_ID_KEY,
+    HttpProvider,
     OutboundEmail,
-    Provider,
     SendResult,
     json_content,
     json_or_none,
@@ -51,7 +51,7 @@ MAX_KEY_LENGTH = 256
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-class ResendProvider(Provider):
+class ResendProvider(HttpProvider):
     max_batch = 100
     honours_idempotency_key = True
 

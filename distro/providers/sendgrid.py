@@ -41,8 +41,8 @@ from distro.errors import (
 )
 from distro.providers.base import (
     MESSAGE_ID_KEY,
+    HttpProvider,
     OutboundEmail,
-    Provider,
     SendResult,
     json_content,
     json_or_none,
@@ -71,7 +71,7 @@ TRACKING_OFF: dict[str, Any] = {
 _NAME_UNSAFE = re.compile(r"[;,]")
 
 
-class SendgridProvider(Provider):
+class SendgridProvider(HttpProvider):
     max_batch = 1000
 
     def send_batch(

@@ -1,6 +1,7 @@
 """Amazon SES API v2: ``POST /v2/email/outbound-emails`` (SendEmail), one message per request.
 
-Content is sent as ``Content.Raw``: the MIME message from ``distro.mime.to_mime``, base64-encoded.
+Content is sent as ``Content.Raw``: the MIME message from ``to_mime`` (``distro.providers.mime``),
+base64-encoded.
 ``Content.Simple`` with ``Headers`` would also carry List-Unsubscribe, but Raw was chosen because
 
 * the recipient gets exactly the message distro renders everywhere else (previews, .eml, SMTP),
@@ -40,17 +41,17 @@ from distro.errors import (
     ProviderError,
     RetryableProviderError,
 )
-from distro.mime import to_mime
 from distro.providers.base import (
     MAX_PAUSE_SECONDS,
     MESSAGE_ID_KEY,
+    HttpProvider,
     OutboundEmail,
-    Provider,
     SendResult,
     connection_limit,
     json_or_none,
     provider_client,
 )
+from distro.providers.mime import to_mime
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 _Outcome = SendResult | ProviderError
 
 
-class SesProvider(Provider):
+class SesProvider(HttpProvider):
     """SES v2 SendEmail with SigV4 from botocore; a batch is concurrent single-message calls."""
 
     max_batch = 50

@@ -23,14 +23,12 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal
 
-import httpx
-
 from distro.config import ProviderSettings, Settings
 from distro.config import SmtpProvider as SmtpSettings
 from distro.errors import PermanentProviderError, ProviderError, RetryableProviderError
-from distro.mime import to_mime
 from distro.providers.addresses import NON_ASCII_LOCAL_PART, has_non_ascii_local_part
 from distro.providers.base import OutboundEmail, Provider, SendResult
+from distro.providers.mime import to_mime
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -77,7 +75,7 @@ class SmtpProvider(Provider):
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
     ) -> None:
-        super().__init__(name, None)
+        super().__init__(name)
         self.host = host
         self.port = port
         self.security = security
@@ -116,9 +114,6 @@ class SmtpProvider(Provider):
             if connection is not None:
                 _quit(connection)
         return results
-
-    def close(self) -> None:
-        """Nothing to release: connections live only as long as one batch."""
 
     def message(self, email: OutboundEmail) -> EmailMessage:
         """The MIME message as the relay receives it."""
@@ -277,13 +272,8 @@ def _failed(email: OutboundEmail, exc: ProviderError) -> SendResult:
     )
 
 
-def build_adapter(
-    settings: Settings,
-    name: str,
-    config: ProviderSettings,
-    transport: httpx.BaseTransport | None,
-) -> SmtpProvider:
-    """An SMTP relay; ``transport`` is ignored (this adapter does not speak HTTP)."""
+def build_adapter(settings: Settings, name: str, config: ProviderSettings) -> SmtpProvider:
+    """An SMTP relay, reached over a socket of its own: no HTTP client, no transport."""
     if not isinstance(config, SmtpSettings):
         raise TypeError(f"providers.{name} is a {config.type} provider, not SMTP")
     return SmtpProvider(

@@ -1,6 +1,7 @@
 """Turn a release and a recipient into the email a provider receives.
 
-``Composer`` is built once per send: it renders the release's Markdown and prepares the
+``Composer`` is built once per send, always through ``composer_for`` (the engine, scheduling's
+check render, test copies and previews): it renders the release's Markdown and prepares the
 templates (see ``distro.rendering``); ``compose`` then fills in one recipient's values, signed
 links and the RFC 8058 one-click unsubscribe headers.
 
@@ -29,7 +30,7 @@ from typing import Any, Protocol
 import jinja2
 from markupsafe import Markup
 
-from distro.config import Settings
+from distro.config import Settings, secret_key
 from distro.models import Contact, Release
 from distro.moments import zone
 from distro.providers.base import OutboundEmail
@@ -39,6 +40,7 @@ from distro.rendering import (
     OpenFields,
     PreparedRelease,
     RenderedEmail,
+    make_environment,
     markdown_to_html,
 )
 from distro.single_line import single_line
@@ -262,3 +264,37 @@ class Composer:
             tag=self._tag,
             idempotency_key=f"distro-message-{message_id}",
         )
+
+
+def composer_for(
+    settings: Settings,
+    release: Release,
+    *,
+    template: str = "release",
+    advance_copy: bool = False,
+    tracking: bool = False,
+    send_id: int = 0,
+    environment: jinja2.Environment | None = None,
+    signer: LinkSigner | None = None,
+) -> Composer:
+    """The composer for ``release`` as configured: the staff template folder, links signed with
+    the secret key, the embargo notice on an advance copy, and link tracking only when both the
+    send's switch (``tracking``) and ``tracking.enabled`` are on.
+
+    ``send_id`` is the send whose click and open tokens a tracked composer signs (0 for a render
+    that is never sent). A long-lived caller (the sender) passes the ``environment`` and
+    ``signer`` it built once, so templates are compiled once per process, not once per send.
+    """
+    if environment is None:
+        environment = make_environment(settings.templates.folder)
+    if signer is None:
+        signer = LinkSigner(secret_key(settings))
+    return Composer(
+        settings,
+        environment,
+        signer,
+        release,
+        template,
+        embargo_notice=advance_copy,
+        tracked_send=send_id if tracking and settings.tracking.enabled else None,
+    )

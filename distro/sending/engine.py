@@ -31,7 +31,7 @@ from distro.providers import build_provider
 from distro.providers.base import OutboundEmail, Provider, SendResult
 from distro.sending import provider_call, queue, reconcile
 from distro.sending.batch_failure import settle_broken_batch
-from distro.sending.compose import Composer
+from distro.sending.compose import Composer, composer_for
 from distro.sending.gate import ProviderGate
 from distro.tracking.links import LinkSigner
 
@@ -290,14 +290,15 @@ class Sender:
             release = session.get(Release, release_id)
             if send is None or release is None:
                 raise DistroError(f"send {send_id}: its release {release_id} is missing")
-            composer = Composer(
+            composer = composer_for(
                 self.settings,
-                self.environment,
-                self.signer,
                 release,
-                send.template,
-                embargo_notice=send.embargo_notice,
-                tracked_send=send_id if send.tracking and self.settings.tracking.enabled else None,
+                template=send.template,
+                advance_copy=send.embargo_notice,
+                tracking=send.tracking,
+                send_id=send_id,
+                environment=self.environment,
+                signer=self.signer,
             )
             return composer, release.updated_at
 

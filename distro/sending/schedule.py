@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from distro.audience.lists import find_list
 from distro.audience.segments import parse
 from distro.audience.targeting import audience_contact_ids, send_expression, tagged_contact_ids
-from distro.config import Settings, secret_key
+from distro.config import Settings
 from distro.errors import EmbargoError, ValidationError
 from distro.models import (
     Contact,
@@ -37,10 +37,8 @@ from distro.releases.datelines import schedule_warning
 from distro.releases.lifecycle import move
 from distro.releases.service import get_release
 from distro.releases.settle import lock_release
-from distro.rendering import make_environment
-from distro.sending.compose import Composer
+from distro.sending.compose import composer_for
 from distro.sending.forecast import AudienceForecast, Target, forecast
-from distro.tracking.links import LinkSigner
 
 SCHEDULABLE = (ReleaseStatus.APPROVED, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
 # A start moment this far in the past is a typing mistake, not "as soon as possible".
@@ -188,15 +186,12 @@ def schedule(
         expected = forecast(conn, target, now)
         _check_reaches_someone(expected, audience)
         # Render once for a real recipient so template errors surface now, with their line.
-        environment = make_environment(settings.templates.folder)
-        Composer(
+        composer_for(
             settings,
-            environment,
-            LinkSigner(secret_key(settings)),
             release,
-            request.template,
-            embargo_notice=request.advance_copy,
-            tracked_send=0 if request.tracking and settings.tracking.enabled else None,
+            template=request.template,
+            advance_copy=request.advance_copy,
+            tracking=request.tracking,
         ).render(0, _first_mailable(session, members))
         if request.advance_copy:
             moment, follows_embargo = (request.at or now), False

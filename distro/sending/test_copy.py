@@ -8,15 +8,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from distro.config import Settings, secret_key
+from distro.config import Settings
 from distro.errors import ProviderError, ValidationError
 from distro.models import Contact, Send, SendKind, SendStatus
 from distro.models.types import utcnow
 from distro.providers import build_provider
 from distro.releases.service import get_release
-from distro.rendering import make_environment
-from distro.sending.compose import Composer
-from distro.tracking.links import LinkSigner
+from distro.sending.compose import composer_for
 
 
 def send_test_copy(
@@ -41,14 +39,7 @@ def send_test_copy(
     with Session(engine, expire_on_commit=False) as session:
         release = get_release(session, release_id)
         contact = session.exec(select(Contact).where(Contact.email == email)).first()
-    composer = Composer(
-        settings,
-        make_environment(settings.templates.folder),
-        LinkSigner(secret_key(settings)),
-        release,
-        "release",
-        embargo_notice=advance_copy,
-    )
+    composer = composer_for(settings, release, advance_copy=advance_copy)
     outbound = composer.compose(0, contact or Contact(email=email), test=True)
     adapter = build_provider(settings, provider_name)
     try:
