@@ -26,6 +26,7 @@ from distro.releases.service import (
 )
 from distro.rendering import make_environment
 from distro.sending.compose import SAMPLE_CONTACT, Composer
+from distro.sending.withdraw import withdraw_release
 from distro.tracking.links import LinkSigner
 
 release = typer.Typer(
@@ -285,7 +286,7 @@ def withdraw(
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw a release: its web copy goes offline and its pending sends are cancelled."""
-    outcome = workflow.withdraw(state(ctx).engine, release_id, utcnow())
+    outcome = withdraw_release(state(ctx).engine, release_id, utcnow())
     cancelled = outcome.cancelled_sends
     if as_json:
         print_json({**release_dict(outcome.release), "cancelled_sends": cancelled})

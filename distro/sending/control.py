@@ -26,6 +26,9 @@ resolve --resend  any but cancelled                         uncertain rows queue
 resolve --drop    any                                       uncertain rows failed
 ================  ========================================  ====================================
 
+Every status change goes through the send state machine (``distro.sending.send_states``), which
+also closes a cancelled send's rows; this module adds which staff action applies when.
+
 After a cancel, the release is settled (``distro.releases.settle``): when none of its sends can
 go out any more it is approved again (nothing went out) or sent (something may have).
 """
@@ -55,7 +58,9 @@ from distro.models import MessageStatus, ReleaseStatus, SendStatus
 from distro.releases import embargo
 from distro.releases.settle import settle_release
 from distro.sending.expand import SUPPRESSIONS, FireOutcome, fire_locked, held_note, lock_send
-from distro.sending.queue import CANCELLED_NOTE, MESSAGES, RELEASES, SENDS, finish_send
+from distro.sending.finishing import finish_send
+from distro.sending.send_states import CANCELLED_NOTE, FRESH, move_send, set_note
+from distro.sending.tables import MESSAGES, RELEASES, SENDS
 
 CANCELLED_ERROR = CANCELLED_NOTE
 DROPPED_ERROR = "dropped by staff: fate unknown"
@@ -63,13 +68,6 @@ DROPPED_ERROR = "dropped by staff: fate unknown"
 PAUSABLE = (SendStatus.SCHEDULED, SendStatus.SENDING)
 RESUMABLE = (SendStatus.PAUSED, SendStatus.MISSED, SendStatus.HELD)
 UNFINISHED = (*PAUSABLE, *RESUMABLE)
-# What a row decided by staff no longer carries: no lease, no retry or lookup time, no batch key.
-_FRESH: dict[str, None] = {
-    "next_attempt_at": None,
-    "lease_owner": None,
-    "lease_expires_at": None,
-    "handover_key": None,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +113,7 @@ def pause(engine: Engine, send_id: int, now: datetime) -> ControlResult:
             f"paused by staff at {_stamp(now)} (was {send.status}); "
             f"`distro send resume {send_id}` continues it"
         )
-        _set_send(conn, send, status=SendStatus.PAUSED, note=note)
+        _set_send(conn, send, now, note, SendStatus.PAUSED)
         return _result(conn, send, "pause", SendStatus.PAUSED, note, "queued", "sending")
 
 
@@ -141,10 +139,10 @@ def _resume_locked(
     embargo_at = _embargo_of(conn, send)
     moment = _moment(send, embargo_at)
     if send.started_at is None and send.status == SendStatus.PAUSED and moment > now:
-        return _reschedule(conn, send, moment)
+        return _reschedule(conn, send, moment, now)
     if embargo.blocks(embargo_at, send.embargo_notice, now):
         note = held_note(embargo_at)
-        _set_send(conn, send, status=SendStatus.HELD, note=note)
+        _set_send(conn, send, now, note, SendStatus.HELD)
         return EmbargoError(
             f"send {send.id} is held, not resumed: {note.removeprefix('held: ')}; "
             "resume it after the lift"
@@ -165,30 +163,18 @@ def cancel(engine: Engine, send_id: int, now: datetime) -> ControlResult:
     with writing(engine) as conn:
         send = _locked(conn, send_id)
         _require(send, UNFINISHED, "cancelled")
-        # A batch waiting to go again under its idempotency key may have reached the provider.
-        unknown = _update_messages(
-            conn,
-            send_id,
-            (MESSAGES.c.status == MessageStatus.QUEUED) & MESSAGES.c.handover_key.is_not(None),
-            status=MessageStatus.UNCERTAIN,
-            last_error=f"{CANCELLED_ERROR} while its answer was lost: the provider may have it",
-            **_FRESH,
-            updated_at=now,
+        # Queued rows are closed as not sent, but a batch waiting to go again under its
+        # idempotency key may have reached the provider: uncertain (see send_states).
+        moved = move_send(
+            conn, send_id, SendStatus.CANCELLED, now=now, was=send.status, reason=CANCELLED_ERROR
         )
-        not_sent = _update_messages(
-            conn,
-            send_id,
-            MESSAGES.c.status == MessageStatus.QUEUED,
-            status=MessageStatus.FAILED,
-            last_error=CANCELLED_ERROR,
-            **_FRESH,
-            updated_at=now,
-        )
+        assert moved is not None  # the row is locked and its status was read under the lock
+        not_sent = moved.not_sent
         note = f"cancelled by staff at {_stamp(now)} (was {send.status}): {not_sent} not sent"
-        _set_send(conn, send, status=SendStatus.CANCELLED, note=note, finished_at=now)
+        set_note(conn, send_id, note)
         result = _result(conn, send, "cancel", SendStatus.CANCELLED, note, "sending")
         kept = _count(conn, send_id) - not_sent
-        result = _with_counts(result, not_sent=not_sent, uncertain=unknown, kept=kept)
+        result = _with_counts(result, not_sent=not_sent, uncertain=moved.uncertain, kept=kept)
     settled = settle_release(engine, send.release_id, now)
     return replace(result, release_id=send.release_id, release_status=settled)
 
@@ -219,7 +205,7 @@ def retry_failed(engine: Engine, send_id: int, now: datetime) -> ControlResult:
         note = ""
         if requeued:
             note = f"{requeued} failed messages queued again by staff at {_stamp(now)}"
-            _set_send(conn, send, note=note, **_reopened(send))
+            _set_send(conn, send, now, note, _reopened(send))
         return ControlResult(
             send_id,
             "retry-failed",
@@ -257,13 +243,13 @@ def resolve(
         if resend:
             changed = _requeue(conn, send_id, target, now)
             note = f"{changed} uncertain messages queued again by staff at {_stamp(now)}"
-            values = _reopened(send)
+            status = _reopened(send)
         else:
             changed = _drop(conn, send_id, target, now)
             note = f"{changed} uncertain messages dropped by staff at {_stamp(now)}"
-            values = {}
+            status = SendStatus(send.status)
         if changed:
-            _set_send(conn, send, note=note, **values)
+            _set_send(conn, send, now, note, status)
             finish_send(conn, send_id, now)  # dropping the last open question may finish it
         action, key = ("resend", "requeued") if resend else ("drop", "dropped")
         return ControlResult(
@@ -294,11 +280,18 @@ def _require(send: Row[Any], allowed: tuple[SendStatus, ...], verb: str) -> None
         )
 
 
-def _set_send(conn: Connection, send: Row[Any], **values: Any) -> None:
-    """Update the locked send; the status it was read with is part of the WHERE, as a guard."""
-    conn.execute(
-        update(SENDS).where(SENDS.c.id == send.id, SENDS.c.status == send.status).values(**values)
-    )
+def _set_send(
+    conn: Connection,
+    send: Row[Any],
+    now: datetime,
+    note: str,
+    status: SendStatus | None = None,
+    **values: Any,
+) -> None:
+    """Move the locked send (or only change its note) through the send state machine; the
+    status it was read with is the compare-and-set's guard."""
+    to = SendStatus(status or send.status)
+    move_send(conn, send.id, to, now=now, was=send.status, note=note, **values)
 
 
 def _status(conn: Connection, send_id: int) -> str:
@@ -335,9 +328,9 @@ def _moment(send: Row[Any], embargo_at: datetime | None) -> datetime:
     return moment
 
 
-def _reschedule(conn: Connection, send: Row[Any], moment: datetime) -> ControlResult:
+def _reschedule(conn: Connection, send: Row[Any], moment: datetime, now: datetime) -> ControlResult:
     note = f"resumed by staff: waits for {_stamp(moment)}"
-    _set_send(conn, send, status=SendStatus.SCHEDULED, scheduled_at=moment, note=note)
+    _set_send(conn, send, now, note, SendStatus.SCHEDULED, scheduled_at=moment)
     return ControlResult(send.id, "resume", send.status, SendStatus.SCHEDULED, note)
 
 
@@ -351,7 +344,7 @@ def _continue(conn: Connection, send: Row[Any], now: datetime) -> ControlResult:
         lease_expires_at=None,
     )
     note = f"resumed by staff at {_stamp(now)} (was {send.status})"
-    _set_send(conn, send, status=SendStatus.SENDING, note=note)
+    _set_send(conn, send, now, note, SendStatus.SENDING)
     finish_send(conn, send.id, now)  # nothing left to send: it is done
     result = _result(conn, send, "resume", _status(conn, send.id), note, "queued", "sending")
     return _with_counts(result, leases_cleared=cleared)
@@ -359,17 +352,15 @@ def _continue(conn: Connection, send: Row[Any], now: datetime) -> ControlResult:
 
 def _fired(conn: Connection, send: Row[Any], now: datetime) -> ControlResult:
     note = f"fired by staff at {_stamp(now)} (was {send.status}, due {_stamp(send.scheduled_at)})"
-    conn.execute(update(SENDS).where(SENDS.c.id == send.id).values(note=note))
+    set_note(conn, send.id, note)
     recipients = int(conn.scalar(select(SENDS.c.recipients).where(SENDS.c.id == send.id)) or 0)
     result = _result(conn, send, "resume", _status(conn, send.id), note, "queued", "suppressed")
     return _with_counts(result, recipients=recipients)
 
 
-def _reopened(send: Row[Any]) -> dict[str, Any]:
+def _reopened(send: Row[Any]) -> SendStatus:
     """A finished send with rows queued again goes back to ``sending`` so workers take them."""
-    if send.status != SendStatus.SENT:
-        return {}
-    return {"status": SendStatus.SENDING, "finished_at": None}
+    return SendStatus.SENDING if send.status == SendStatus.SENT else SendStatus(send.status)
 
 
 def _suppressed() -> ColumnElement[bool]:
@@ -417,7 +408,7 @@ def _requeue(conn: Connection, send_id: int, which: ColumnElement[bool], now: da
         status=MessageStatus.QUEUED,
         attempts=0,
         last_error=None,
-        **_FRESH,
+        **FRESH,
         updated_at=now,
     )
 
@@ -431,7 +422,7 @@ def _drop(conn: Connection, send_id: int, which: ColumnElement[bool], now: datet
         which,
         status=MessageStatus.FAILED,
         last_error=literal(f"{DROPPED_ERROR} (") + reason + literal(")"),
-        **_FRESH,
+        **FRESH,
         updated_at=now,
     )
 

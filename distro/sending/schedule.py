@@ -28,7 +28,6 @@ from distro.models import (
     ReleaseStatus,
     Send,
     SendKind,
-    SendStatus,
     Suppression,
 )
 from distro.moments import show_moment, show_moment_and_utc
@@ -40,6 +39,7 @@ from distro.releases.settle import lock_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
 from distro.sending.forecast import AudienceForecast, Target, forecast
+from distro.sending.send_states import initial_status
 from distro.tracking.links import LinkSigner
 
 SCHEDULABLE = (ReleaseStatus.APPROVED, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
@@ -221,7 +221,7 @@ def schedule(
             kind=kind,
             include_advance_recipients=request.include_advance_recipients,
             tracking=request.tracking,
-            status=SendStatus.SCHEDULED,
+            status=initial_status(kind),
         )
         session.add(send)
         if release.status == ReleaseStatus.APPROVED:  # a sent release may go to more lists

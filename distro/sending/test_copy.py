@@ -10,12 +10,13 @@ from sqlmodel import Session, select
 
 from distro.config import Settings, secret_key
 from distro.errors import ProviderError, ValidationError
-from distro.models import Contact, Send, SendKind, SendStatus
+from distro.models import Contact, Send, SendKind
 from distro.models.types import utcnow
 from distro.providers import build_provider
 from distro.releases.service import get_release
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
+from distro.sending.send_states import initial_status
 from distro.tracking.links import LinkSigner
 
 
@@ -65,7 +66,7 @@ def send_test_copy(
             scheduled_at=now,
             started_at=now,
             finished_at=now,
-            status=SendStatus.SENT,
+            status=initial_status(SendKind.TEST),  # recorded once it went
             is_test=True,
             kind=SendKind.TEST,
             embargo_notice=advance_copy,
