@@ -35,6 +35,7 @@ from distro.reports.recipients import iter_recipients
 from distro.sending.expand import LEFT_OUT_REASON, FireOutcome, fire_send
 from distro.sending.forecast import AudienceForecast, summarise_sends
 from distro.sending.schedule import Audience, ScheduledSend, SendRequest, schedule
+from distro.sending.withdraw import withdraw_release
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of, suppress
 from tests.test_send_control import hand_over, record
@@ -226,7 +227,7 @@ def test_an_advance_copy_of_an_earlier_version_leaves_no_one_out(engine: Engine)
     now = utcnow()
     release_id, _advance_id = advance_copy_delivered(engine, now)
     # A mistake found after the advance copy went: withdraw, reopen, correct, approve.
-    workflow.withdraw(engine, release_id, now)
+    withdraw_release(engine, release_id, now)
     later = now + timedelta(minutes=5)
     workflow.reopen(engine, release_id, later)
     workflow.edit(engine, release_id, {"title": "Corrected"}, later)

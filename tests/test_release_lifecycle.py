@@ -15,6 +15,7 @@ from distro.models.types import utcnow
 from distro.releases import lifecycle
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
+from distro.sending.withdraw import withdraw_release
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
 
@@ -123,11 +124,7 @@ def test_withdrawing_cancels_pending_sends(engine: Engine) -> None:
         at=now + timedelta(hours=1),
         now=now,
     )
-    with Session(engine, expire_on_commit=False) as session:
-        stored = session.get(Release, release.id)
-        assert stored is not None
-        assert lifecycle.withdraw(session, stored) == [send.id]
-        session.commit()
+    assert withdraw_release(engine, release.id, now).cancelled_sends == [send.id]
     with Session(engine) as session:
         cancelled = session.get(Send, send.id)
         assert cancelled is not None

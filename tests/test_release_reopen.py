@@ -24,6 +24,7 @@ from distro.releases import lifecycle, workflow
 from distro.sending import control
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
+from distro.sending.withdraw import withdraw_release
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release, messages_of
 from tests.test_send_control import hand_over, record
@@ -182,7 +183,7 @@ def test_reopen_takes_approved_and_withdrawn_releases_back_to_draft(engine: Engi
     # Sent, withdrawn, reopened: the same slug, unpublished until it goes out again.
     sent_id, send_id = fired_release(engine, now)
     assert len(messages_of(engine, send_id)) == 2
-    withdrawn = workflow.withdraw(engine, sent_id, now)
+    withdrawn = withdraw_release(engine, sent_id, now)
     assert withdrawn.release.status == ReleaseStatus.WITHDRAWN
     back = workflow.reopen(engine, sent_id, now)
     assert (back.status, back.slug, back.published_at) == ("draft", "test-release", None)
@@ -195,7 +196,7 @@ def test_every_refusal_names_the_command_that_gets_you_out(engine: Engine) -> No
     release = add_release(engine)
     rid = release.id
     assert rid is not None
-    workflow.withdraw(engine, rid, now)
+    withdraw_release(engine, rid, now)
     reopen = f"`distro release reopen {rid}`"
     for attempt in (
         lambda: workflow.approve(engine, rid, now),
@@ -328,7 +329,7 @@ def test_a_reopened_release_is_hidden_from_earlier_recipients_until_it_goes_agai
     link = view_online(live, sent.release, sent.message_ids[0])
     assert get(link).status_code == 200
     now = utcnow()
-    workflow.withdraw(engine, release_id, now)
+    withdraw_release(engine, release_id, now)
     workflow.reopen(engine, release_id, now)
     workflow.edit(engine, release_id, {"title": "Archive opens (corrected)"}, now)
     # The unapproved correction is nobody's to read, the earlier recipients' links included.

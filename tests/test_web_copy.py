@@ -10,16 +10,17 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from distro.config import secret_key
 from distro.models import ContactTag, Release, ReleaseStatus
 from distro.models.types import utcnow
-from distro.releases.lifecycle import web_copy_is_public, withdraw
+from distro.releases.lifecycle import web_copy_is_public
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
+from distro.sending.withdraw import withdraw_release
 from distro.tracking.links import LinkPurpose, LinkSigner
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release, messages_of
@@ -201,12 +202,9 @@ def test_withdrawn_release_is_gone_even_with_a_valid_token(live: LiveDistro) -> 
     sent = advance_copy_sent(live)
     link = view_online(live, sent.release, sent.message_ids[0])
     assert get(link).status_code == 200
-    with Session(live.engine) as session:
-        release = session.exec(select(Release).where(col(Release.id) == sent.release.id)).one()
-        withdraw(session, release)
-        session.commit()
-    assert_hidden(get(link))
     assert sent.release.id is not None
+    withdraw_release(live.engine, sent.release.id, utcnow())
+    assert_hidden(get(link))
     move_embargo(live.engine, sent.release.id, utcnow() - timedelta(minutes=1))
     assert_hidden(get(link))
     assert_hidden(get(f"{live.url}/releases/{sent.release.slug}"))

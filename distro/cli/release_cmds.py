@@ -24,6 +24,7 @@ from distro.releases.service import (
     release_fields_from_toml,
 )
 from distro.sending.compose import SAMPLE_CONTACT, composer_for
+from distro.sending.withdraw import withdraw_release
 
 release = typer.Typer(
     help="Write, import, approve and preview press releases.", no_args_is_help=True
@@ -282,7 +283,7 @@ def withdraw(
     as_json: JsonOption = False,
 ) -> None:
     """Withdraw a release: its web copy goes offline and its pending sends are cancelled."""
-    outcome = workflow.withdraw(state(ctx).engine, release_id, utcnow())
+    outcome = withdraw_release(state(ctx).engine, release_id, utcnow())
     cancelled = outcome.cancelled_sends
     if as_json:
         print_json({**release_dict(outcome.release), "cancelled_sends": cancelled})

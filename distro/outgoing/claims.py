@@ -22,7 +22,7 @@ from distro.db import reading, writing
 from distro.models import OutgoingDelivery
 from distro.outgoing.batches import ENDPOINTS, horizon, matching_events
 from distro.outgoing.post import Attempt
-from distro.sending.queue import retry_delay as backoff
+from distro.sending.backoff import retry_delay as backoff
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@ while sends are scheduled, and sends that go "at the lift" move with it. A relea
 are all cancelled before anything went out is approved again (``distro.releases.settle``), and
 ``reopen`` takes an approved or withdrawn release back to draft, keeping its slug, so a mistake
 found after scheduling is corrected in place. Every refusal names the command that gets past it.
+Withdrawing also stops the release's sends, which is the send state machine's business: see
+``distro.sending.withdraw``.
 
 These functions change the release they are given; the caller holds the release's workflow lock
 (``distro.releases.workflow`` does) and commits.
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, select, update
 
 from distro.errors import EmbargoError, FieldError, ValidationError
-from distro.models import Message, MessageStatus, Release, ReleaseStatus, Send, SendStatus
+from distro.models import Release, ReleaseStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.releases.inputs import checked_fields
 from distro.releases.settle import cancel_commands, describe, live_sends
@@ -219,36 +222,25 @@ def approve(release: Release) -> None:
     move(release, ReleaseStatus.APPROVED)
 
 
-def withdraw(session: Session, release: Release) -> list[int]:
-    """Withdraw the release and cancel its sends that have not finished sending (scheduled,
-    held, missed or paused); return their ids."""
-    # The sends' rows first, then the release's: the order in which a worker firing one of
-    # them takes the two, so the two transactions wait for each other instead of deadlocking.
-    pending = session.exec(
-        select(col(Send.id))
-        .where(
-            Send.release_id == release.id,
-            col(Send.status).in_(
-                [SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED, SendStatus.PAUSED]
-            ),
-        )
-        .with_for_update()
-    ).all()
-    move(release, ReleaseStatus.WITHDRAWN)
-    session.add(release)
-    if pending:
-        session.execute(
-            update(Send)
-            .where(col(Send.id).in_(pending))
-            .values(status=SendStatus.CANCELLED, note="cancelled: the release was withdrawn")
-        )
-        # A paused send may have started: what it had not sent yet is never sent.
-        session.execute(
-            update(Message)
-            .where(col(Message.send_id).in_(pending), col(Message.status) == MessageStatus.QUEUED)
-            .values(status=MessageStatus.FAILED, last_error="cancelled: the release was withdrawn")
-        )
-    return [i for i in pending if i is not None]
+def record_sent(conn: Connection, release_id: int, now: datetime) -> bool:
+    """A send of the release finished: a scheduled release becomes sent, in ``conn``'s
+    transaction. For workers, which never take the workflow lock: a compare-and-set on the
+    stored status, so a release staff withdrew (or settled) meanwhile stays as they left it."""
+    return move_stored(conn, release_id, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT, now)
+
+
+def move_stored(
+    conn: Connection, release_id: int, was: ReleaseStatus, target: ReleaseStatus, now: datetime
+) -> bool:
+    """``move`` for a release not loaded: from ``was`` only; returns whether it moved."""
+    if target not in ALLOWED[was]:
+        raise ValidationError(f"release {release_id}: {was} cannot become {target}")
+    moved = conn.execute(
+        update(Release)
+        .where(col(Release.id) == release_id, col(Release.status) == was)
+        .values(status=target, updated_at=now)
+    )
+    return bool(moved.rowcount)
 
 
 def web_copy_exists(release: Release) -> bool:

@@ -1,7 +1,8 @@
 """The release workflow as services: one transaction each, under the release's workflow lock.
 
 The CLI (and later the API and the web app) call these; the rules themselves are in
-``distro.releases.lifecycle``. Each first settles a release left scheduled with no send that can
+``distro.releases.lifecycle``; withdrawing, which also stops the release's sends, is
+``distro.sending.withdraw``. Each first settles a release left scheduled with no send that can
 still go out (``distro.releases.settle``), so that it acts as the approved release it is.
 """
 
@@ -23,14 +24,8 @@ from distro.releases.service import get_release
 from distro.releases.settle import lock_release, settle
 
 
-@dataclass(frozen=True)
-class WithdrawOutcome:
-    release: Release
-    cancelled_sends: list[int] = field(default_factory=list)
-
-
 @contextmanager
-def _locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Session, Release]]:
+def locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Session, Release]]:
     """The release, locked and settled, in a session committed when the block succeeds."""
     with Session(engine, expire_on_commit=False) as session:
         conn = session.connection()
@@ -46,7 +41,7 @@ def _locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Se
 def edit(
     engine: Engine, release_id: int, changes: dict[str, Any], now: datetime
 ) -> lifecycle.EditOutcome:
-    with _locked(engine, release_id, now) as (session, release):
+    with locked(engine, release_id, now) as (session, release):
         return lifecycle.edit_release(session, release, changes)
 
 
@@ -59,20 +54,15 @@ class ApproveOutcome:
 
 
 def approve(engine: Engine, release_id: int, now: datetime) -> ApproveOutcome:
-    with _locked(engine, release_id, now) as (session, release):
+    with locked(engine, release_id, now) as (session, release):
         lifecycle.approve(release)
         session.add(release)
         stale = approve_warning(release, now)
         return ApproveOutcome(release, [stale] if stale else [])
 
 
-def withdraw(engine: Engine, release_id: int, now: datetime) -> WithdrawOutcome:
-    with _locked(engine, release_id, now) as (session, release):
-        return WithdrawOutcome(release, lifecycle.withdraw(session, release))
-
-
 def reopen(engine: Engine, release_id: int, now: datetime) -> Release:
     """Back to draft (see ``lifecycle.reopen``)."""
-    with _locked(engine, release_id, now) as (session, release):
+    with locked(engine, release_id, now) as (session, release):
         lifecycle.reopen(session, release, now)
         return release

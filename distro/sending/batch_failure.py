@@ -23,7 +23,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from distro.db import writing
 from distro.errors import DatabaseError
 from distro.models import MessageStatus
-from distro.sending.queue import MESSAGES, finish_send, release_claim
+from distro.sending.claims import release_claim
+from distro.sending.finishing import finish_send
+from distro.sending.tables import MESSAGES
 from distro.single_line import single_line
 
 log = logging.getLogger(__name__)

@@ -43,7 +43,6 @@ from distro.models import (
     Contact,
     ContactBeat,
     MessageStatus,
-    Release,
     SendKind,
     SendStatus,
     Suppression,
@@ -51,12 +50,13 @@ from distro.models import (
 )
 from distro.releases import embargo
 from distro.sending import advance
+from distro.sending.finishing import finish_send
 from distro.sending.opted_out import OptedOut, beat_opted_out
-from distro.sending.queue import MESSAGES, SENDS, finish_send
+from distro.sending.send_states import move_send
+from distro.sending.tables import MESSAGES, RELEASES, SENDS
 
 CONTACTS: Table = Contact.__table__  # type: ignore[attr-defined]
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
-RELEASES: Table = Release.__table__  # type: ignore[attr-defined]
 BEATS: Table = ContactBeat.__table__  # type: ignore[attr-defined]
 
 
@@ -113,8 +113,9 @@ def fire_locked(
     if not ignore_lateness and lateness > settings.scheduler.max_lateness:
         _set_status(
             conn,
-            send_id,
+            send,
             SendStatus.MISSED,
+            now,
             f"due at {send.scheduled_at:%Y-%m-%d %H:%M:%S} UTC but nothing ran until "
             f"{now:%H:%M:%S} UTC ({_minutes(lateness)} late, more than scheduler.max_lateness)"
             "; `distro send resume` sends it now",
@@ -123,13 +124,13 @@ def fire_locked(
     embargo_at = conn.scalar(select(RELEASES.c.embargo_at).where(RELEASES.c.id == send.release_id))
     if embargo.blocks(embargo_at, send.embargo_notice, now):
         # The embargo moved later after this send was scheduled: never send early.
-        _set_status(conn, send_id, SendStatus.HELD, held_note(embargo_at))
+        _set_status(conn, send, SendStatus.HELD, now, held_note(embargo_at))
         return FireOutcome.HELD
     trusted = settings.embargo.trusted_tag if send.embargo_notice else None
     try:
         expression = send_expression(conn, send.where_expr, send.segment_name)
     except NotFoundError as exc:
-        _set_status(conn, send_id, SendStatus.HELD, f"held: {exc}")
+        _set_status(conn, send, SendStatus.HELD, now, f"held: {exc}")
         return FireOutcome.HELD
     audience = audience_contact_ids(send.list_names, expression, now)
     leave_out = (
@@ -142,16 +143,16 @@ def fire_locked(
     counted = expand_audience(
         conn, send_id, audience, send.provider, now, trusted, left_out, opted_out
     )
-    conn.execute(
-        update(SENDS)
-        .where(SENDS.c.id == send_id)
-        .values(
-            status=SendStatus.SENDING,
-            started_at=now,
-            recipients=counted.recipients,
-            left_out=counted.left_out,
-            opted_out=counted.opted_out,
-        )
+    move_send(
+        conn,
+        send_id,
+        SendStatus.SENDING,
+        now=now,
+        was=send.status,
+        started_at=now,
+        recipients=counted.recipients,
+        left_out=counted.left_out,
+        opted_out=counted.opted_out,
     )
     conn.execute(  # the web copy's publication starts with the first send that goes out
         update(RELEASES)
@@ -172,8 +173,10 @@ def _minutes(delta: timedelta) -> str:
     return f"{seconds // 60} min {seconds % 60} s"
 
 
-def _set_status(conn: Connection, send_id: int, status: SendStatus, note: str) -> None:
-    conn.execute(update(SENDS).where(SENDS.c.id == send_id).values(status=status, note=note))
+def _set_status(
+    conn: Connection, send: Row[Any], status: SendStatus, now: datetime, note: str
+) -> None:
+    move_send(conn, send.id, status, now=now, was=send.status, note=note)
 
 
 class Expanded(NamedTuple):

@@ -28,7 +28,6 @@ from distro.models import (
     ReleaseStatus,
     Send,
     SendKind,
-    SendStatus,
     Suppression,
 )
 from distro.moments import show_moment, show_moment_and_utc
@@ -39,6 +38,7 @@ from distro.releases.service import get_release
 from distro.releases.settle import lock_release
 from distro.sending.compose import composer_for
 from distro.sending.forecast import AudienceForecast, Target, forecast
+from distro.sending.send_states import initial_status
 
 SCHEDULABLE = (ReleaseStatus.APPROVED, ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
 # A start moment this far in the past is a typing mistake, not "as soon as possible".
@@ -216,7 +216,7 @@ def schedule(
             kind=kind,
             include_advance_recipients=request.include_advance_recipients,
             tracking=request.tracking,
-            status=SendStatus.SCHEDULED,
+            status=initial_status(kind),
         )
         session.add(send)
         if release.status == ReleaseStatus.APPROVED:  # a sent release may go to more lists

@@ -10,11 +10,12 @@ from sqlmodel import Session, select
 
 from distro.config import Settings
 from distro.errors import ProviderError, ValidationError
-from distro.models import Contact, Send, SendKind, SendStatus
+from distro.models import Contact, Send, SendKind
 from distro.models.types import utcnow
 from distro.providers import build_provider
 from distro.releases.service import get_release
 from distro.sending.compose import composer_for
+from distro.sending.send_states import initial_status
 
 
 def send_test_copy(
@@ -56,7 +57,7 @@ def send_test_copy(
             scheduled_at=now,
             started_at=now,
             finished_at=now,
-            status=SendStatus.SENT,
+            status=initial_status(SendKind.TEST),  # recorded once it went
             is_test=True,
             kind=SendKind.TEST,
             embargo_notice=advance_copy,
