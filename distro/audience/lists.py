@@ -219,12 +219,18 @@ class ListSummary:
 
 
 @dataclass(frozen=True)
-class ListEntry:
-    """One member as a list shows it."""
+class ContactEntry:
+    """A contact as a list or a segment preview shows it: address, name, outlet."""
 
     email: str
     name: str
     outlet: str
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactEntry:
+        return cls(
+            contact.email, f"{contact.first_name} {contact.last_name}".strip(), contact.outlet
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {"email": self.email, "name": self.name, "outlet": self.outlet}
@@ -234,7 +240,7 @@ class ListEntry:
 class ListDetails:
     name: str
     description: str
-    members: tuple[ListEntry, ...]
+    members: tuple[ContactEntry, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -278,10 +284,7 @@ def list_details(engine: Engine, name: str) -> ListDetails:
     """A list and its members, by email."""
     with reading_session(engine) as session:
         found = find_list(session, name)
-        members = tuple(
-            ListEntry(c.email, f"{c.first_name} {c.last_name}".strip(), c.outlet)
-            for c in list_members(session, found)
-        )
+        members = tuple(ContactEntry.of(c) for c in list_members(session, found))
         return ListDetails(found.name, found.description, members)
 
 
