@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from distro.db import writing_session
 from distro.models import Release
 from distro.releases import lifecycle
 from distro.releases.datelines import approve_warning
@@ -32,7 +33,7 @@ class WithdrawOutcome:
 @contextmanager
 def _locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Session, Release]]:
     """The release, locked and settled, in a session committed when the block succeeds."""
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         conn = session.connection()
         lock_release(conn, release_id)
         get_release(session, release_id)  # a NotFoundError before anything else
@@ -40,7 +41,6 @@ def _locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Se
         release = session.get(Release, release_id, populate_existing=True)
         assert release is not None
         yield session, release
-        session.commit()
 
 
 def edit(
