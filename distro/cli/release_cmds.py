@@ -16,7 +16,7 @@ from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.releases import service as releases
 from distro.releases import workflow
-from distro.releases.service import ReleaseDraft
+from distro.releases.service import ReleaseDraft, release_dict
 from distro.sending.preview import preview_release
 
 release = typer.Typer(
@@ -35,30 +35,6 @@ AssetOption = Annotated[
     list[str] | None,
     typer.Option("--asset", help='A press-kit link as "Label | URL" (repeat for several).'),
 ]
-
-
-def release_dict(item: Release, warnings: list[str] | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": item.id,
-        "slug": item.slug,
-        "title": item.title,
-        "subtitle": item.subtitle,
-        "dateline": item.dateline,
-        "release_date": item.release_date.isoformat() if item.release_date else None,
-        "status": item.status,
-        "language": item.language,
-        "embargo_at": item.embargo_at.isoformat() if item.embargo_at else None,
-        "embargo_tz": item.embargo_tz,
-        "embargo_local": show_moment(item.embargo_at, item.embargo_tz) if item.embargo_at else None,
-        "published_at": item.published_at.isoformat() if item.published_at else None,
-        "body": item.body_md,
-        "boilerplate": item.boilerplate,
-        "contacts": item.media_contacts,
-        "assets": item.asset_links,
-    }
-    if warnings is not None:
-        data["warnings"] = warnings
-    return data
 
 
 def _read(path: Path | None) -> str | None:

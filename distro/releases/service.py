@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from distro.db import reading_session, writing_session
 from distro.errors import FieldError, NotFoundError, ValidationError
 from distro.models import Release
-from distro.moments import parse_moment
+from distro.moments import parse_moment, show_moment
 from distro.releases.inputs import checked_fields
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -203,6 +203,32 @@ def _date(path: Path, value: Any) -> date:
 def create_sample_release(session: Session) -> Release:
     """The release bundled with distro, for the demo and `make run`."""
     return create_release(session, **asdict(ReleaseDraft.sample()))
+
+
+def release_dict(item: Release, warnings: list[str] | None = None) -> dict[str, Any]:
+    """A release as JSON shows it (the CLI's --json, and the API's to come): dates as ISO 8601,
+    the embargo also in its own zone; ``warnings`` when there are some to pass on."""
+    data: dict[str, Any] = {
+        "id": item.id,
+        "slug": item.slug,
+        "title": item.title,
+        "subtitle": item.subtitle,
+        "dateline": item.dateline,
+        "release_date": item.release_date.isoformat() if item.release_date else None,
+        "status": item.status,
+        "language": item.language,
+        "embargo_at": item.embargo_at.isoformat() if item.embargo_at else None,
+        "embargo_tz": item.embargo_tz,
+        "embargo_local": show_moment(item.embargo_at, item.embargo_tz) if item.embargo_at else None,
+        "published_at": item.published_at.isoformat() if item.published_at else None,
+        "body": item.body_md,
+        "boilerplate": item.boilerplate,
+        "contacts": item.media_contacts,
+        "assets": item.asset_links,
+    }
+    if warnings is not None:
+        data["warnings"] = warnings
+    return data
 
 
 # --- services: one transaction each -------------------------------------------------------------
