@@ -158,6 +158,23 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def writing_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session in one ``writing`` transaction: committed when the block succeeds, rolled
+    back when it raises. The session joins the connection's transaction and never commits it
+    itself, so a service is one transaction however many flushes it makes."""
+    with writing(engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+        yield session
+        session.flush()
+
+
+@contextmanager
+def reading_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session for reads only (see ``reading``); what it loads stays readable after."""
+    with reading(engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits when the block succeeds and rolls back when it raises."""
     with Session(engine, expire_on_commit=False) as session:

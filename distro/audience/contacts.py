@@ -16,7 +16,6 @@ from typing import Any
 
 from email_validator import EmailNotValidError
 from sqlalchemy import Connection, Engine, Select, delete, func, insert, select, update
-from sqlmodel import Session
 
 from distro.audience.contact_fields import (
     BEATS,
@@ -33,6 +32,7 @@ from distro.audience.contact_fields import (
 from distro.audience.preferences import OPT_OUTS
 from distro.audience.suppression import suppression_added
 from distro.csv_writer import CsvWriter
+from distro.db import reading, writing, writing_session
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Message, Suppression, SuppressionReason
 from distro.models.types import utcnow
@@ -123,7 +123,7 @@ def list_contacts(
         if limit < 0:
             raise ValidationError("--limit must be 0 or more")
         query = query.limit(limit)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).all()
         multi = _multi(conn, [row.id for row in rows])
     return [_row_dict(row, multi) for row in rows]
@@ -138,7 +138,7 @@ def _segment_ids(where: str, now: datetime | None) -> Select[tuple[int]]:
 
 def contact_details(engine: Engine, email: str) -> dict[str, Any]:
     """Every field, beats, tags, custom fields, lists and suppression status of one contact."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _details(conn, _contact_id(conn, email))
 
 
@@ -238,7 +238,7 @@ def edit_contact(engine: Engine, email: str, edit: ContactEdit) -> dict[str, Any
             raise ValidationError(f"--set needs custom.KEY=VALUE, got {spec!r}")
         to_set[_custom_key(key_part, "--set")] = value.strip()
     to_unset = [_custom_key(spec, "--unset") for spec in edit.unset_custom]
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         cid = _contact_id(conn, email)
         if to_set or to_unset:
             custom = dict(conn.scalar(select(CONTACTS.c.custom).where(CONTACTS.c.id == cid)) or {})
@@ -297,7 +297,7 @@ def delete_contact(engine: Engine, email: str, *, suppress: bool = False) -> dic
     A contact that has been sent messages stays: deleting it would take the send reports'
     history with it.
     """
-    with Session(engine) as session:
+    with writing_session(engine) as session:
         conn = session.connection()
         cid = _contact_id(conn, email)
         address = conn.scalar(select(CONTACTS.c.email).where(CONTACTS.c.id == cid))
@@ -328,5 +328,4 @@ def delete_contact(engine: Engine, email: str, *, suppress: bool = False) -> dic
                 "source": suppression.source,
                 "added": added,
             }
-        session.commit()
     return result

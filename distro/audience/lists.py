@@ -1,4 +1,9 @@
-"""Static lists of contacts."""
+"""Static lists of contacts.
+
+The services at the end (``create_list`` ... ``delete_list``) take an engine, run one
+transaction each and return frozen values an API can serialise as they are; the functions that
+take a session are the steps they (and the import, and scheduling) are made of.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import Engine, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from distro.db import reading_session, writing_session
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Contact, ContactList, ListMember, Send, SendStatus
 from distro.models.types import utcnow
@@ -62,7 +68,7 @@ def list_sizes(session: Session) -> list[tuple[ContactList, int]]:
 WAITING_SENDS = (SendStatus.SCHEDULED, SendStatus.HELD, SendStatus.MISSED, SendStatus.PAUSED)
 
 
-@dataclass
+@dataclass(frozen=True)
 class MembershipChange:
     """What ``add_emails`` / ``remove_emails`` did, address by address (normalised)."""
 
@@ -166,7 +172,7 @@ def remove_emails(
     return change
 
 
-def delete_list(session: Session, contact_list: ContactList) -> int:
+def _delete_list(session: Session, contact_list: ContactList) -> int:
     """Delete the list and its memberships (never the contacts); return how many members it had.
 
     Refused while a send that has not expanded yet names the list: it would go to fewer people.
@@ -182,10 +188,124 @@ def delete_list(session: Session, contact_list: ContactList) -> int:
             f"list {contact_list.name!r} is the audience of send(s) {ids} that have not gone "
             "out yet: delete it once they have gone out or been cancelled"
         )
-    members = session.exec(
-        select(func.count()).select_from(ListMember).where(ListMember.list_id == contact_list.id)
-    ).one()
+    members = _size(session, contact_list)
     session.execute(delete(ListMember).where(col(ListMember.list_id) == contact_list.id))
     session.delete(contact_list)
     session.flush()
-    return int(members)
+    return members
+
+
+def _size(session: Session, contact_list: ContactList) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(ListMember)
+            .where(ListMember.list_id == contact_list.id)
+        ).one()
+    )
+
+
+# --- services: one transaction each -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListSummary:
+    name: str
+    description: str
+    contacts: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "contacts": self.contacts}
+
+
+@dataclass(frozen=True)
+class ContactEntry:
+    """A contact as a list or a segment preview shows it: address, name, outlet."""
+
+    email: str
+    name: str
+    outlet: str
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactEntry:
+        return cls(
+            contact.email, f"{contact.first_name} {contact.last_name}".strip(), contact.outlet
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"email": self.email, "name": self.name, "outlet": self.outlet}
+
+
+@dataclass(frozen=True)
+class ListDetails:
+    name: str
+    description: str
+    members: tuple[ContactEntry, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "count": len(self.members),
+            "members": [member.as_dict() for member in self.members],
+        }
+
+
+@dataclass(frozen=True)
+class DeletedList:
+    name: str
+    memberships_removed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "deleted": True, "memberships_removed": self.memberships_removed}
+
+
+def create_list(engine: Engine, name: str, description: str = "") -> ListSummary:
+    """The list named ``name``, created empty if there is none (an existing one is kept as it
+    is, description included: importing with --list creates lists the same way)."""
+    with writing_session(engine) as session:
+        found = get_or_create_list(session, name, description)
+        return _summary(session, found)
+
+
+def list_summaries(engine: Engine) -> list[ListSummary]:
+    """Every list with its size, by name."""
+    with reading_session(engine) as session:
+        return [ListSummary(lst.name, lst.description, n) for lst, n in list_sizes(session)]
+
+
+def get_list(engine: Engine, name: str) -> ListSummary:
+    """One list with its size; NotFoundError when there is none by that name."""
+    with reading_session(engine) as session:
+        return _summary(session, find_list(session, name))
+
+
+def list_details(engine: Engine, name: str) -> ListDetails:
+    """A list and its members, by email."""
+    with reading_session(engine) as session:
+        found = find_list(session, name)
+        members = tuple(ContactEntry.of(c) for c in list_members(session, found))
+        return ListDetails(found.name, found.description, members)
+
+
+def add_to_list(engine: Engine, name: str, emails: Iterable[str]) -> MembershipChange:
+    """``add_emails`` to the list named ``name`` (NotFoundError when there is none)."""
+    with writing_session(engine) as session:
+        return add_emails(session, find_list(session, name), emails)
+
+
+def remove_from_list(engine: Engine, name: str, emails: Iterable[str]) -> MembershipChange:
+    """``remove_emails`` from the list named ``name`` (NotFoundError when there is none)."""
+    with writing_session(engine) as session:
+        return remove_emails(session, find_list(session, name), emails)
+
+
+def delete_list(engine: Engine, name: str) -> DeletedList:
+    """Delete the list and its memberships, never the contacts. Refused (ValidationError) while
+    a send that has not expanded yet names the list: it would go to fewer people."""
+    with writing_session(engine) as session:
+        return DeletedList(name, _delete_list(session, find_list(session, name)))
+
+
+def _summary(session: Session, contact_list: ContactList) -> ListSummary:
+    return ListSummary(contact_list.name, contact_list.description, _size(session, contact_list))

@@ -43,7 +43,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from distro.audience.segment_parser import (
     COLUMNS,
@@ -62,6 +62,7 @@ from distro.audience.segment_parser import (
     parse,
     unparse,
 )
+from distro.db import reading, reading_session
 from distro.models import (
     Contact,
     ContactBeat,
@@ -121,7 +122,7 @@ def segment_contact_ids(expression: str, now: datetime) -> Select[tuple[int]]:
 
 def count_matching(engine: Engine, expression: str, now: datetime) -> int:
     where = compile_where(expression, now)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         _no_jit(conn)
         return int(conn.scalar(select(func.count()).select_from(CONTACTS).where(where)) or 0)
 
@@ -131,7 +132,7 @@ def sample_matching(
 ) -> list[Contact]:
     """Up to ``limit`` matching contacts, lowest id first (detached, fully loaded)."""
     where = compile_where(expression, now)
-    with Session(engine, expire_on_commit=False) as session:
+    with reading_session(engine) as session:
         _no_jit(session.connection())
         query = select(Contact).where(where).order_by(col(Contact.id)).limit(limit)
         return list(session.execute(query).scalars().all())

@@ -28,6 +28,7 @@ from distro.audience.csv_rows import (
     header_key,
     open_lines,
 )
+from distro.db import writing_session
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Suppression, SuppressionLog, SuppressionReason
 from distro.models.types import utcnow
@@ -233,7 +234,7 @@ def import_suppressions(
     source = source or f"import {path.name}"
     report = SuppressionImportReport()
     seen: dict[str, int] = {}
-    with Session(engine) as session:
+    with writing_session(engine) as session:
         for row in _read_rows(path):
             if row.problem:
                 report.invalid.append({"line": row.line, "email": "", "reason": row.problem})
@@ -266,7 +267,6 @@ def import_suppressions(
                         "reason": kept.reason if kept else "",
                     }
                 )
-        session.commit()
     return report
 
 

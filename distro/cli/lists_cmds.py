@@ -6,17 +6,8 @@ import sys
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from distro.audience.lists import (
-    add_emails,
-    delete_list,
-    find_list,
-    get_or_create_list,
-    list_members,
-    list_sizes,
-    remove_emails,
-)
+from distro.audience import lists as service
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
 from distro.errors import ValidationError
@@ -35,52 +26,35 @@ def create_list(
     description: Annotated[str, typer.Option(help="What the list is for.")] = "",
 ) -> None:
     """Create an empty static list (importing with --list also creates one)."""
-    with Session(state(ctx).engine) as session:
-        get_or_create_list(session, name, description)
-        session.commit()
+    service.create_list(state(ctx).engine, name, description)
     console.print(f"List {name!r} is ready.", markup=False)
 
 
 @lists.command("list")
 def list_lists(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List static lists with their sizes."""
-    with Session(state(ctx).engine) as session:
-        sizes = list_sizes(session)
+    found = service.list_summaries(state(ctx).engine)
     if as_json:
-        print_json(
-            [{"name": lst.name, "description": lst.description, "contacts": n} for lst, n in sizes]
-        )
+        print_json([summary.as_dict() for summary in found])
         return
     print_table(
         "Lists",
         ("name", "contacts", "description"),
-        [(lst.name, n, lst.description) for lst, n in sizes],
+        [(summary.name, summary.contacts, summary.description) for summary in found],
     )
 
 
 @lists.command("show")
 def show_list(ctx: typer.Context, name: NameArgument, as_json: JsonOption = False) -> None:
     """Show a list's members (email, name, outlet) and count."""
-    with Session(state(ctx).engine) as session:
-        found = find_list(session, name)
-        members = [
-            {
-                "email": c.email,
-                "name": f"{c.first_name} {c.last_name}".strip(),
-                "outlet": c.outlet,
-            }
-            for c in list_members(session, found)
-        ]
-        description = found.description
+    details = service.list_details(state(ctx).engine, name)
     if as_json:
-        print_json(
-            {"name": name, "description": description, "count": len(members), "members": members}
-        )
+        print_json(details.as_dict())
         return
     print_table(
-        f"List {name} ({len(members)} contacts)",
+        f"List {name} ({len(details.members)} contacts)",
         ("email", "name", "outlet"),
-        [(m["email"], m["name"], m["outlet"]) for m in members],
+        [(m.email, m.name, m.outlet) for m in details.members],
     )
 
 
@@ -89,9 +63,7 @@ def add_to_list(
     ctx: typer.Context, name: NameArgument, emails: EmailsArgument, as_json: JsonOption = False
 ) -> None:
     """Add contacts to a list by email; unknown addresses are reported, members stay members."""
-    with Session(state(ctx).engine) as session:
-        change = add_emails(session, find_list(session, name), emails)
-        session.commit()
+    change = service.add_to_list(state(ctx).engine, name, emails)
     if as_json:
         print_json(change.as_dict("added", "already_members"))
         return
@@ -109,9 +81,7 @@ def remove_from_list(
     ctx: typer.Context, name: NameArgument, emails: EmailsArgument, as_json: JsonOption = False
 ) -> None:
     """Take contacts off a list by email (the contacts themselves stay)."""
-    with Session(state(ctx).engine) as session:
-        change = remove_emails(session, find_list(session, name), emails)
-        session.commit()
+    change = service.remove_from_list(state(ctx).engine, name, emails)
     if as_json:
         print_json(change.as_dict("removed", "not_members"))
         return
@@ -133,18 +103,17 @@ def delete_command(
 ) -> None:
     """Delete a list and its memberships; the contacts stay."""
     engine = state(ctx).engine
-    with Session(engine) as session:
-        find_list(session, name)  # an unknown list is an error before any question
+    service.get_list(engine, name)  # an unknown list is an error before any question
     if not yes:
         if not sys.stdin.isatty():
             raise ValidationError(f"deleting list {name!r} needs confirmation: pass --yes")
         typer.confirm(f"Delete list {name!r}? Its contacts stay.", abort=True)
-    with Session(engine) as session:
-        members = delete_list(session, find_list(session, name))
-        session.commit()
+    deleted = service.delete_list(engine, name)
     if as_json:
-        print_json({"name": name, "deleted": True, "memberships_removed": members})
+        print_json(deleted.as_dict())
         return
     console.print(
-        f"Deleted list {name!r} ({members} memberships removed; contacts kept).", markup=False
+        f"Deleted list {name!r} ({deleted.memberships_removed} memberships removed; "
+        "contacts kept).",
+        markup=False,
     )

@@ -7,23 +7,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlmodel import Session, col, select
 
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
 from distro.errors import ValidationError
-from distro.models import Contact, Release
+from distro.models import Release
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
-from distro.providers.mime import to_mime
+from distro.releases import service as releases
 from distro.releases import workflow
-from distro.releases.service import (
-    create_release,
-    create_sample_release,
-    get_release,
-    release_fields_from_toml,
-)
-from distro.sending.compose import SAMPLE_CONTACT, composer_for
+from distro.releases.service import ReleaseDraft, release_dict
+from distro.sending.preview import preview_release
 from distro.sending.withdraw import withdraw_release
 
 release = typer.Typer(
@@ -42,30 +36,6 @@ AssetOption = Annotated[
     list[str] | None,
     typer.Option("--asset", help='A press-kit link as "Label | URL" (repeat for several).'),
 ]
-
-
-def release_dict(item: Release, warnings: list[str] | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": item.id,
-        "slug": item.slug,
-        "title": item.title,
-        "subtitle": item.subtitle,
-        "dateline": item.dateline,
-        "release_date": item.release_date.isoformat() if item.release_date else None,
-        "status": item.status,
-        "language": item.language,
-        "embargo_at": item.embargo_at.isoformat() if item.embargo_at else None,
-        "embargo_tz": item.embargo_tz,
-        "embargo_local": show_moment(item.embargo_at, item.embargo_tz) if item.embargo_at else None,
-        "published_at": item.published_at.isoformat() if item.published_at else None,
-        "body": item.body_md,
-        "boilerplate": item.boilerplate,
-        "contacts": item.media_contacts,
-        "assets": item.asset_links,
-    }
-    if warnings is not None:
-        data["warnings"] = warnings
-    return data
 
 
 def _read(path: Path | None) -> str | None:
@@ -130,28 +100,27 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a draft release from options, a TOML file, or the bundled sample."""
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        if sample:
-            created = create_sample_release(session)
-        elif from_file is not None:
-            created = create_release(session, **release_fields_from_toml(from_file))
-        else:
-            if not title or body_file is None:
-                raise ValidationError("give --title and --body-file, or --from-file, or --sample")
-            embargo_at, zone_name = parse_moment(embargo) if embargo else (None, "UTC")
-            created = create_release(
-                session,
-                title=title,
-                body_md=_read(body_file) or "",
-                subtitle=subtitle,
-                dateline=dateline,
-                boilerplate=_read(boilerplate_file) or "",
-                media_contacts=_contacts(contact),
-                asset_links=_assets(asset),
-                embargo_at=embargo_at,
-                embargo_tz=zone_name,
-            )
-        session.commit()
+    engine = state(ctx).engine  # an unusable database is the first thing said, as always
+    if sample:
+        draft = ReleaseDraft.sample()
+    elif from_file is not None:
+        draft = ReleaseDraft.from_toml(from_file)
+    else:
+        if not title or body_file is None:
+            raise ValidationError("give --title and --body-file, or --from-file, or --sample")
+        embargo_at, zone_name = parse_moment(embargo) if embargo else (None, "UTC")
+        draft = ReleaseDraft(
+            title=title,
+            body_md=_read(body_file) or "",
+            subtitle=subtitle,
+            dateline=dateline,
+            boilerplate=_read(boilerplate_file) or "",
+            media_contacts=_contacts(contact),
+            asset_links=_assets(asset),
+            embargo_at=embargo_at,
+            embargo_tz=zone_name,
+        )
+    created = releases.create_draft(engine, draft)
     _print_release(created, as_json, "Created")
 
 
@@ -318,8 +287,7 @@ def reopen(
 @release.command("list")
 def list_releases(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List releases, newest first."""
-    with Session(state(ctx).engine) as session:
-        items = session.exec(select(Release).order_by(col(Release.id).desc())).all()
+    items = releases.list_releases(state(ctx).engine)
     if as_json:
         print_json([release_dict(item) for item in items])
         return
@@ -337,8 +305,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Show one release."""
-    with Session(state(ctx).engine) as session:
-        item = get_release(session, release_id)
+    item = releases.load_release(state(ctx).engine, release_id)
     if as_json:
         print_json(release_dict(item))
         return
@@ -375,27 +342,15 @@ def preview(
 ) -> None:
     """Render exactly what a contact would receive."""
     cli = state(ctx)
-    with Session(cli.engine) as session:
-        item = get_release(session, release_id)
-        recipient = SAMPLE_CONTACT
-        if contact_email:
-            found = session.exec(
-                select(Contact).where(Contact.email == contact_email.strip().lower())
-            ).first()
-            if found is None:
-                raise ValidationError(f"no contact {contact_email!r}")
-            recipient = found
-    composer = composer_for(cli.settings, item, advance_copy=advance_copy)
-    message = to_mime(composer.compose(0, recipient))
+    preview = preview_release(
+        cli.engine, cli.settings, release_id, contact_email=contact_email, advance_copy=advance_copy
+    )
     if eml:
-        rendered = message.as_string()
+        rendered = preview.eml()
     else:
-        part = message.get_body(preferencelist=("plain",) if text else ("html",))
-        assert part is not None
-        rendered = str(part.get_content())
+        rendered = preview.body(text=text)
         if headers:
-            head = "".join(f"{name}: {value}\n" for name, value in message.items())
-            rendered = head + "\n" + rendered
+            rendered = preview.headers() + "\n" + rendered
     if out is None:
         typer.echo(rendered, nl=False)
     else:

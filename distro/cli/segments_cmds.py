@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlmodel import Session, col, select
 
+from distro.audience import saved_segments as service
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
-from distro.errors import NotFoundError, ValidationError
-from distro.models import Segment
 from distro.models.types import utcnow
 
 segments = typer.Typer(
@@ -26,17 +24,6 @@ ExpressionArgument = Annotated[
 ]
 
 
-def _checked(expression: str) -> str:
-    """The expression, or a SegmentError whose message shows a caret under the mistake."""
-    from distro.audience.segments import SegmentError, parse
-
-    try:
-        parse(expression)
-    except SegmentError as exc:
-        raise ValidationError(f"{exc}\n{exc.pointer(expression)}") from None
-    return expression
-
-
 @segments.command("preview")
 def preview(
     ctx: typer.Context,
@@ -45,22 +32,17 @@ def preview(
     as_json: JsonOption = False,
 ) -> None:
     """Count the contacts an expression matches now, and show a few of them."""
-    from distro.audience.segments import count_matching, sample_matching
-
-    engine = state(ctx).engine
-    now = utcnow()
-    count = count_matching(engine, _checked(expression), now)
-    sample = sample_matching(engine, expression, now, limit=limit)
-    people = [
-        {"email": c.email, "name": f"{c.first_name} {c.last_name}".strip(), "outlet": c.outlet}
-        for c in sample
-    ]
+    found = service.preview_segment(state(ctx).engine, expression, utcnow(), limit=limit)
     if as_json:
-        print_json({"expression": expression, "count": count, "sample": people})
+        print_json(found.as_dict())
         return
-    console.print(f"{count} contacts match.", markup=False)
-    if people:
-        print_table("Sample", ("email", "name", "outlet"), [list(p.values()) for p in people])
+    console.print(f"{found.count} contacts match.", markup=False)
+    if found.sample:
+        print_table(
+            "Sample",
+            ("email", "name", "outlet"),
+            [(p.email, p.name, p.outlet) for p in found.sample],
+        )
 
 
 @segments.command("save")
@@ -71,27 +53,21 @@ def save(
     as_json: JsonOption = False,
 ) -> None:
     """Save (or replace) a named segment; sends can then target it with --segment NAME."""
-    _checked(expression)
-    with Session(state(ctx).engine) as session:
-        found = session.exec(select(Segment).where(Segment.name == name)).first()
-        replaced = found is not None
-        segment = found or Segment(name=name, expression=expression)
-        segment.expression = expression
-        session.add(segment)
-        session.commit()
+    service.check_expression(expression)  # a mistake is shown before the database is opened
+    saved = service.save_segment(state(ctx).engine, name, expression)
     if as_json:
-        print_json({"name": name, "expression": expression, "replaced": replaced})
+        print_json(saved.as_dict())
     else:
-        console.print(f"{'Replaced' if replaced else 'Saved'} segment {name!r}.", markup=False)
+        verb = "Replaced" if saved.replaced else "Saved"
+        console.print(f"{verb} segment {name!r}.", markup=False)
 
 
 @segments.command("list")
 def list_segments(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List saved segments."""
-    with Session(state(ctx).engine) as session:
-        found = session.exec(select(Segment).order_by(col(Segment.name))).all()
+    found = service.list_segments(state(ctx).engine)
     if as_json:
-        print_json([{"name": s.name, "expression": s.expression} for s in found])
+        print_json([s.as_dict() for s in found])
         return
     print_table("Segments", ("name", "expression"), [(s.name, s.expression) for s in found])
 
@@ -101,10 +77,5 @@ def delete(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The segment's name.")]
 ) -> None:
     """Delete a saved segment (scheduled sends that use it are held when they fire)."""
-    with Session(state(ctx).engine) as session:
-        found = session.exec(select(Segment).where(Segment.name == name)).first()
-        if found is None:
-            raise NotFoundError(f"no saved segment named {name!r}")
-        session.delete(found)
-        session.commit()
+    service.delete_segment(state(ctx).engine, name)
     console.print(f"Deleted segment {name!r}.", markup=False)

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from sqlmodel import Session
 
-from distro.audience.suppression import (
-    import_suppressions,
-    list_suppressions,
-    parse_reason,
-    remove_suppression,
-    suppression_added,
-    suppression_log,
-    valid_reasons,
-)
+from distro.audience import suppression_service as service
+from distro.audience.suppression import import_suppressions, parse_reason, valid_reasons
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
-from distro.models import Suppression, SuppressionLog, SuppressionReason
+from distro.models import SuppressionReason
 
 suppress = typer.Typer(
     help="The suppression list: addresses that are never mailed.", no_args_is_help=True
@@ -28,29 +20,6 @@ suppress = typer.Typer(
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 NoteOption = Annotated[str, typer.Option("--note", help="Why: kept in the suppression log.")]
 CLI_SOURCE = "cli"
-
-
-def _as_dict(s: Suppression) -> dict[str, Any]:
-    return {
-        "email": s.email,
-        "reason": s.reason,
-        "source": s.source,
-        "note": s.note,
-        "event_id": s.event_id,
-        "created_at": s.created_at.isoformat(),
-    }
-
-
-def _log_dict(entry: SuppressionLog) -> dict[str, Any]:
-    return {
-        "email": entry.email,
-        "action": entry.action,
-        "reason": entry.reason,
-        "source": entry.source,
-        "note": entry.note,
-        "forced": entry.forced,
-        "at": entry.at.isoformat(),
-    }
 
 
 @suppress.command("add")
@@ -65,13 +34,14 @@ def add_command(
 ) -> None:
     """Suppress an address; one already suppressed keeps its original reason."""
     chosen = parse_reason(reason)
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        suppression, added = suppression_added(session, email, chosen, source=CLI_SOURCE, note=note)
-        session.commit()
+    outcome = service.suppress_address(
+        state(ctx).engine, email, chosen, source=CLI_SOURCE, note=note
+    )
+    suppression = outcome.suppression
     if as_json:
-        print_json({**_as_dict(suppression), "added": added})
+        print_json(outcome.as_dict())
         return
-    if added:
+    if outcome.added:
         console.print(f"Suppressed {suppression.email} ({suppression.reason}).", markup=False)
     else:
         console.print(
@@ -93,11 +63,11 @@ def remove_command(
     as_json: JsonOption = False,
 ) -> None:
     """Take an address off the suppression list (logged); protected reasons need --force."""
-    with Session(state(ctx).engine, expire_on_commit=False) as session:
-        removed = remove_suppression(session, email, force=force, note=note, source=CLI_SOURCE)
-        session.commit()
+    removed = service.lift_suppression(
+        state(ctx).engine, email, force=force, note=note, source=CLI_SOURCE
+    )
     if as_json:
-        print_json({**_as_dict(removed), "removed": True})
+        print_json({**removed.as_dict(), "removed": True})
         return
     console.print(
         f"Removed {removed.email} ({removed.reason}) from the suppression list.", markup=False
@@ -114,8 +84,7 @@ def list_command(
 ) -> None:
     """List suppressed addresses with their reason and source."""
     chosen = parse_reason(reason) if reason is not None else None
-    with Session(state(ctx).engine) as session:
-        rows = [_as_dict(s) for s in list_suppressions(session, chosen)]
+    rows = [s.as_dict() for s in service.suppressed_addresses(state(ctx).engine, chosen)]
     if as_json:
         print_json(rows)
         return
@@ -166,8 +135,7 @@ def log_command(
     as_json: JsonOption = False,
 ) -> None:
     """The history of additions and removals: who was let back in, when and why."""
-    with Session(state(ctx).engine) as session:
-        rows = [_log_dict(entry) for entry in suppression_log(session, email)]
+    rows = [entry.as_dict() for entry in service.suppression_history(state(ctx).engine, email)]
     if as_json:
         print_json(rows)
         return

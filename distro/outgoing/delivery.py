@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from distro.config import Settings
+from distro.db import reading_session
 from distro.errors import ConfigError
 from distro.models.types import utcnow
 from distro.outgoing.batches import batch_body, delivery_id
@@ -115,7 +115,7 @@ class Deliverer:
 
     def ping(self, endpoint_id: int) -> Attempt:
         """Send a signed ping with no events now, whatever the endpoint's state; logged."""
-        with Session(self.engine) as session:
+        with reading_session(self.engine) as session:
             endpoint = get_endpoint(session, endpoint_id)
             url, sealed = endpoint.url, endpoint.secret_sealed
         secret = unseal(sealed, self.server_key, endpoint_id)

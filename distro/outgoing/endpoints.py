@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from distro import urls
+from distro.db import reading_session, writing_session
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Event, EventType, OutgoingDelivery, OutgoingWebhook, Send
 from distro.models.types import utcnow
@@ -73,7 +74,7 @@ def add_endpoint(
     except ValidationError as exc:
         raise ValidationError(f"URL {url!r}: {exc}") from None
     secret = new_secret()
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         if send_id is not None and session.get(Send, send_id) is None:
             raise NotFoundError(f"--send: no send with id {send_id}")
         latest = session.scalar(select(func.max(Event.id)))
@@ -86,7 +87,6 @@ def add_endpoint(
             created_at=now or utcnow(),
         )
         session.add(endpoint)
-        session.commit()
     return endpoint, secret
 
 
@@ -98,25 +98,24 @@ def get_endpoint(session: Session, endpoint_id: int) -> OutgoingWebhook:
 
 
 def list_endpoints(engine: Engine) -> list[OutgoingWebhook]:
-    with Session(engine) as session:
+    with reading_session(engine) as session:
         return list(session.exec(select(OutgoingWebhook).order_by(col(OutgoingWebhook.id))))
 
 
 def remove_endpoint(engine: Engine, endpoint_id: int) -> OutgoingWebhook:
     """Delete the endpoint and its delivery log."""
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         endpoint = get_endpoint(session, endpoint_id)
         session.execute(
             delete(OutgoingDelivery).where(col(OutgoingDelivery.endpoint_id) == endpoint_id)
         )
         session.delete(endpoint)
-        session.commit()
     return endpoint
 
 
 def set_active(engine: Engine, endpoint_id: int, active: bool) -> OutgoingWebhook:
     """Pause, or resume; resuming also forgets past failures so it is tried at once."""
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         endpoint = get_endpoint(session, endpoint_id)
         endpoint.active = active
         if active:
@@ -125,24 +124,22 @@ def set_active(engine: Engine, endpoint_id: int, active: bool) -> OutgoingWebhoo
             endpoint.failing_since = None
             endpoint.next_attempt_at = None
         session.add(endpoint)
-        session.commit()
     return endpoint
 
 
 def rotate_secret(engine: Engine, endpoint_id: int, server_key: str) -> tuple[OutgoingWebhook, str]:
     """A new secret for the endpoint (the old one stops working at once); shown once."""
     secret = new_secret()
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         endpoint = get_endpoint(session, endpoint_id)
         endpoint.secret_sealed = seal(secret, server_key)
         session.add(endpoint)
-        session.commit()
     return endpoint, secret
 
 
 def delivery_log(engine: Engine, endpoint_id: int, limit: int = 20) -> list[OutgoingDelivery]:
     """The newest ``limit`` attempts, newest first."""
-    with Session(engine) as session:
+    with reading_session(engine) as session:
         get_endpoint(session, endpoint_id)
         return list(
             session.exec(

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
-from sqlmodel import Session
 
+from distro.db import writing_session
 from distro.errors import ValidationError
 from distro.models import Release
 from distro.releases.importer import parse_release
@@ -49,7 +49,7 @@ def import_release(
         warnings = [w for w in warnings if w != "no headline found"]
         if parsed.title and parsed.title != chosen:
             warnings.append(f"the headline found, {parsed.title!r}, was replaced by --title")
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         created = create_release(
             session,
             title=chosen or parsed.title,
@@ -65,5 +65,4 @@ def import_release(
             embargo_at=parsed.embargo_at,
             embargo_tz=parsed.embargo_tz,
         )
-        session.commit()
     return ImportOutcome(created, warnings, parsed.author)

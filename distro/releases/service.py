@@ -1,19 +1,27 @@
-"""Creating and finding releases."""
+"""Creating and finding releases.
+
+``create_release`` and ``get_release`` work inside a caller's session; ``create_draft``,
+``list_releases`` and ``load_release`` are the services the CLI (and the API to come) call:
+one transaction each, releases returned detached and fully loaded.
+"""
 
 from __future__ import annotations
 
 import re
 import tomllib
 import unicodedata
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from distro.db import reading_session, writing_session
 from distro.errors import FieldError, NotFoundError, ValidationError
 from distro.models import Release
-from distro.moments import parse_moment
+from distro.moments import parse_moment, show_moment
 from distro.releases.inputs import checked_fields
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -194,4 +202,78 @@ def _date(path: Path, value: Any) -> date:
 
 def create_sample_release(session: Session) -> Release:
     """The release bundled with distro, for the demo and `make run`."""
-    return create_release(session, **release_fields_from_toml(SAMPLES / "release.toml"))
+    return create_release(session, **asdict(ReleaseDraft.sample()))
+
+
+def release_dict(item: Release, warnings: list[str] | None = None) -> dict[str, Any]:
+    """A release as JSON shows it (the CLI's --json, and the API's to come): dates as ISO 8601,
+    the embargo also in its own zone; ``warnings`` when there are some to pass on."""
+    data: dict[str, Any] = {
+        "id": item.id,
+        "slug": item.slug,
+        "title": item.title,
+        "subtitle": item.subtitle,
+        "dateline": item.dateline,
+        "release_date": item.release_date.isoformat() if item.release_date else None,
+        "status": item.status,
+        "language": item.language,
+        "embargo_at": item.embargo_at.isoformat() if item.embargo_at else None,
+        "embargo_tz": item.embargo_tz,
+        "embargo_local": show_moment(item.embargo_at, item.embargo_tz) if item.embargo_at else None,
+        "published_at": item.published_at.isoformat() if item.published_at else None,
+        "body": item.body_md,
+        "boilerplate": item.boilerplate,
+        "contacts": item.media_contacts,
+        "assets": item.asset_links,
+    }
+    if warnings is not None:
+        data["warnings"] = warnings
+    return data
+
+
+# --- services: one transaction each -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseDraft:
+    """What a new release is made of: ``create_release``'s fields, checked when it is created."""
+
+    title: str
+    body_md: str
+    subtitle: str = ""
+    dateline: str = ""
+    release_date: date | None = None
+    boilerplate: str = ""
+    media_contacts: list[dict[str, Any]] | None = None
+    asset_links: list[dict[str, Any]] | None = None
+    language: str = "en"
+    embargo_at: datetime | None = None
+    embargo_tz: str = "UTC"
+
+    @classmethod
+    def from_toml(cls, path: Path) -> ReleaseDraft:
+        """The draft a TOML release file describes (ValidationError naming the file if not)."""
+        return cls(**release_fields_from_toml(path))
+
+    @classmethod
+    def sample(cls) -> ReleaseDraft:
+        """The release bundled with distro, for the demo and `make run`."""
+        return cls.from_toml(SAMPLES / "release.toml")
+
+
+def create_draft(engine: Engine, draft: ReleaseDraft) -> Release:
+    """Store ``draft`` as a new draft release under a slug of its own."""
+    with writing_session(engine) as session:
+        return create_release(session, **asdict(draft))
+
+
+def list_releases(engine: Engine) -> list[Release]:
+    """Every release, newest first."""
+    with reading_session(engine) as session:
+        return list(session.exec(select(Release).order_by(col(Release.id).desc())).all())
+
+
+def load_release(engine: Engine, release_id: int) -> Release:
+    """One release; NotFoundError when there is none with that id."""
+    with reading_session(engine) as session:
+        return get_release(session, release_id)

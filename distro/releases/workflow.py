@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from distro.db import writing_session
 from distro.models import Release
 from distro.releases import lifecycle
 from distro.releases.datelines import approve_warning
@@ -27,7 +28,7 @@ from distro.releases.settle import lock_release, settle
 @contextmanager
 def locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Session, Release]]:
     """The release, locked and settled, in a session committed when the block succeeds."""
-    with Session(engine, expire_on_commit=False) as session:
+    with writing_session(engine) as session:
         conn = session.connection()
         lock_release(conn, release_id)
         get_release(session, release_id)  # a NotFoundError before anything else
@@ -35,7 +36,6 @@ def locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Ses
         release = session.get(Release, release_id, populate_existing=True)
         assert release is not None
         yield session, release
-        session.commit()
 
 
 def edit(
