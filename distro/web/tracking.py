@@ -26,7 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from distro.db import reading
 from distro.models import Event, EventType, Message
 from distro.models.types import utcnow
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import NormalisedEvent
+from distro.tracking.events import store_events
 from distro.tracking.links import LinkPurpose
 from distro.tracking.machine import classify
 from distro.tracking.rewrite import URL_PARAMETER
@@ -114,18 +115,17 @@ def _record(
     agent = request.headers.get("user-agent", "")
     address = request.client.host if request.client else ""
     verdict = classify(agent, now, delivered_at, context.settings.tracking.machine_seconds)
-    detail: dict[str, object] = {"user_agent": agent, "ip": address, "machine": verdict.machine}
-    if verdict.machine:
-        detail["machine_reason"] = verdict.reason
-    if url:
-        detail["url"] = url
     client = hashlib.sha256(f"{agent}\n{address}\n{url}".encode()).hexdigest()[:16]
     event = NormalisedEvent(
         type=kind,
         provider_event_id=f"{kind}:{message_id}:{int(now.timestamp())}:{client}",
         occurred_at=now,
         message_id=message_id,
-        detail=detail,
+        click_url=url,
+        user_agent=agent,
+        ip=address,
+        machine=verdict.machine,
+        machine_reason=verdict.reason if verdict.machine else "",
         signed_link=True,
     )
     store_events(context.engine, "distro", [event])
