@@ -2,27 +2,27 @@
 
 Called by the event store (``distro.tracking.events``) in its transaction with the batch's new
 events: hard bounces, complaints and unsubscribes suppress at once, soft bounces once they reach
-the configured limit within the window; each suppression names the event that caused it.
+the configured limit within the window; each suppression names the event that caused it. This
+module only decides; the suppression list is written by its service
+(``distro.audience.suppression.add_suppressions``), as for staff and imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from distro.audience.suppression import NewSuppression, add_suppressions
 from distro.config import SuppressionSettings
-from distro.models import Event, EventType, Suppression, SuppressionLog, SuppressionReason
+from distro.models import Event, EventType, SuppressionReason
 from distro.tracking.detail import BOUNCE_KIND
 from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope
 from distro.tracking.matching import Found, Refused, chunks
 
 EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
-SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
-SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
 _NOTE_WIDTH = 1000
 
 
@@ -124,45 +124,20 @@ def _soft_bounce_counts(
 def _add_suppressions(
     conn: Connection, provider: str, causes: dict[str, _Cause], now: datetime
 ) -> None:
-    rows = [
-        {
-            "email": address,
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": cause.why[:_NOTE_WIDTH],
-            "event_id": cause.event_id,
-            "created_at": now,
-        }
+    entries = [
+        NewSuppression(
+            address,
+            cause.reason,
+            source=f"{provider} {cause.event.type} event"[:200],
+            note=cause.why[:_NOTE_WIDTH],
+            log_note=_log_note(cause),
+            event_id=cause.event_id,
+        )
         for address, cause in sorted(causes.items())
     ]
-    statement = (
-        _insert(conn, SUPPRESSIONS)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(SUPPRESSIONS.c.email)
-    )
-    added = set(conn.execute(statement, rows).scalars())
-    log = [
-        {
-            "email": address,
-            "action": "added",
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": _log_note(cause),
-            "forced": False,
-            "at": now,
-        }
-        for address, cause in sorted(causes.items())
-        if address in added  # logged only when this event added it
-    ]
-    if log:
-        conn.execute(SUPPRESSION_LOG.insert(), log)
+    add_suppressions(conn, entries, now)
 
 
 def _log_note(cause: _Cause) -> str:
     note = f"event {cause.event_id} ({cause.event.provider_event_id})"
     return note + (f": {cause.why[:_NOTE_WIDTH]}" if cause.why else "")
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
