@@ -18,14 +18,15 @@ from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
 from distro.tracking.payloads import Parsed, enhanced_status, epoch, own_id, text
 
-Detail = Callable[[Mapping[str, Any]], tuple[EventType, Said]]
+#: Reads one event kind: its normalised type and what SendGrid said of it.
+Reader = Callable[[Mapping[str, Any]], tuple[EventType, Said]]
 
 
-def _plain(kind: EventType) -> Detail:
+def _plain(kind: EventType) -> Reader:
     return lambda _e: (kind, {})
 
 
-def _delivery(kind: EventType) -> Detail:
+def _delivery(kind: EventType) -> Reader:
     return lambda e: (kind, {"mta_response": text(e.get("response"))})
 
 
@@ -48,8 +49,8 @@ def _bounce(e: Mapping[str, Any]) -> tuple[EventType, Said]:
     return EventType.BOUNCED, said
 
 
-def _engagement(kind: EventType) -> Detail:
-    def detail(e: Mapping[str, Any]) -> tuple[EventType, Said]:
+def _engagement(kind: EventType) -> Reader:
+    def read(e: Mapping[str, Any]) -> tuple[EventType, Said]:
         found: Said = {
             "user_agent": text(e.get("useragent")),
             "ip": text(e.get("ip")),
@@ -60,7 +61,7 @@ def _engagement(kind: EventType) -> Detail:
             found["machine_reason"] = "SendGrid sg_machine_open"
         return kind, found
 
-    return detail
+    return read
 
 
 def _unsubscribe(e: Mapping[str, Any]) -> tuple[EventType, Said]:
@@ -75,7 +76,7 @@ def _resubscribe(e: Mapping[str, Any]) -> tuple[EventType, Said]:
     return EventType.RESUBSCRIBED, {"description": description}
 
 
-DETAILS: dict[str, Detail] = {
+READERS: dict[str, Reader] = {
     "processed": _plain(EventType.SENT),
     "dropped": _dropped,
     "delivered": _delivery(EventType.DELIVERED),
@@ -117,8 +118,8 @@ def parse_event(element: Any) -> NormalisedEvent | None:
     if not isinstance(element, dict):
         raise WebhookPayloadError("not a JSON object")
     name = text(element.get("event"))
-    detail = DETAILS.get(name)
-    if detail is None:
+    reader = READERS.get(name)
+    if reader is None:
         if name:  # a kind SendGrid may add later: nothing we know to record
             return None
         raise WebhookPayloadError("event is missing")
@@ -130,7 +131,7 @@ def parse_event(element: Any) -> NormalisedEvent | None:
     event_id = text(element.get("sg_event_id")) or (
         f"{name}:{sg_message_id}:{recipient.lower()}:{element.get('timestamp')}"
     )
-    kind, said = detail(element)
+    kind, said = reader(element)
     return NormalisedEvent(
         type=kind,
         provider_event_id=event_id,
