@@ -18,7 +18,7 @@ import base64
 import binascii
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import httpx
@@ -273,7 +273,7 @@ def unwrapped(events: list[NormalisedEvent], base_url: str) -> list[NormalisedEv
     found = []
     for event in events:
         target = target_of(event.click_url, base_url)
-        found.append(event if target == event.click_url else replace(event, click_url=target))
+        found.append(event if target == event.click_url else event._replace(click_url=target))
     return found
 
 

@@ -11,7 +11,6 @@ import base64
 import binascii
 import hmac
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -102,7 +101,7 @@ def parse(payload: Any) -> list[NormalisedEvent]:
     parser = _PARSERS.get(record_type)
     if parser is None:
         raise WebhookPayloadError(f"unknown RecordType {record_type[:100]!r}")
-    return [replace(parser(payload), raw=payload)]
+    return [parser(payload)._replace(raw=payload)]
 
 
 def _moment(payload: Mapping[str, Any], key: str) -> datetime:
