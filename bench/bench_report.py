@@ -46,7 +46,8 @@ from distro.reports import build_report
 from distro.reports.html import render_report
 from distro.sending.expand import fire_send
 from distro.sending.schedule import Audience, schedule_send
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.detail import stored_detail
+from distro.tracking.event import NormalisedEvent
 from distro.tracking.summary import StoredEvent, rebuild, record_outcomes
 
 BEATS = ("politics", "business", "tech", "health", "science", "sport", "culture", "climate")
@@ -305,11 +306,10 @@ def time_ingestion(engine: Engine, send_id: int, batches: int, rng: random.Rando
         for i in range(1000):
             human = rng.random() < 0.7
             kind = EventType.OPENED if rng.random() < 0.8 else EventType.CLICKED
-            detail: dict[str, Any] = {"machine": not human}
-            if kind == EventType.CLICKED:
-                detail["url"] = LINKS[rng.randrange(len(LINKS))]
-            event = NormalisedEvent(kind, f"ingest-{b}-{i}", base, detail=detail)
-            stored.append(StoredEvent(0, rng.choice(ids), event))
+            url = LINKS[rng.randrange(len(LINKS))] if kind == EventType.CLICKED else ""
+            event = NormalisedEvent(kind, f"ingest-{b}-{i}", base, machine=not human, click_url=url)
+            # The detail as the store writes it and hands it to the summary.
+            stored.append(StoredEvent(0, rng.choice(ids), event, stored_detail(event)))
         with writing(engine) as conn:
             record_outcomes(conn, stored)
     return batches * 1000 / (time.perf_counter() - started)

@@ -27,7 +27,8 @@ from distro.reports.csv_out import report_rows, write_report
 from distro.reports.html import render_report
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, SendRequest, schedule, schedule_send
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import NormalisedEvent, OptOutScope
+from distro.tracking.events import store_events
 from tests.cli_support import run
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release, messages_of
@@ -188,7 +189,8 @@ def test_migration_0011_retypes_old_beat_events_and_recounts(database_url: str) 
             recipient=message.email,
             message_id=message.id,
             signed_link=True,
-            detail={"description": "preference centre: no more health", "scope": "beats"},
+            description="preference centre: no more health",
+            scope=OptOutScope.BEATS,
         )
         store_events(engine, "distro", [old_form])
         assert build_report(engine, send.id).unsubscribed == 1  # what the old code showed

@@ -32,6 +32,7 @@ from distro.tracking.events import store_events
 from tests.cli_support import run, run_json
 from tests.test_cli import COMMANDS
 from tests.test_reports import (
+    HARD,
     T0,
     add_people,
     ev,
@@ -203,10 +204,10 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     first, second, third = (ids[email] for email in PEOPLE)
     hand_over(engine, dict.fromkeys((first, second, third), T0))
     events = [
-        ev("b1", EventType.BOUNCED, first, minutes(2), bounce_type="hard", reason=BOUNCE_REASON,
+        ev("b1", EventType.BOUNCED, first, minutes(2), bounce_kind=HARD, reason=BOUNCE_REASON,
            mta_response=MTA_RESPONSE),
         ev("d1", EventType.DELIVERED, second, minutes(1)),
-        ev("c1", EventType.CLICKED, second, minutes(3), url=URL),
+        ev("c1", EventType.CLICKED, second, minutes(3), click_url=URL),
     ]  # fmt: skip
     assert store_events(engine, "sandbox", events) == len(events)
     finish(engine, send_id)

@@ -20,6 +20,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
+from typing_extensions import Unpack
 
 from distro.config import Settings
 from distro.db import make_engine, upgrade
@@ -43,7 +44,8 @@ from distro.outgoing.vault import new_secret, seal, unseal
 from distro.runtime import Worker
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import BounceKind, NormalisedEvent, Said
+from distro.tracking.events import store_events
 from tests.cli_support import free_port
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
@@ -214,7 +216,8 @@ def store(
     kind: EventType,
     message_id: int | None,
     recipient: str = "",
-    **detail: Any,
+    raw: Any = None,
+    **said: Unpack[Said],
 ) -> int:
     """Store one event through the store path; return its id. It is believed on its message
     id alone, as our own signed links are."""
@@ -225,8 +228,9 @@ def store(
         occurred_at=utcnow() - timedelta(minutes=1),
         recipient=recipient,
         message_id=message_id,
-        detail=detail,
         signed_link=True,
+        raw=raw,
+        **said,
     )
     assert store_events(engine, "sandbox", [event]) == 1
     with Session(engine) as session:
@@ -340,12 +344,12 @@ def test_events_arrive_signed_in_order_with_their_fields_and_the_cursor_moves(
         engine,
         EventType.BOUNCED,
         m2,
-        bounce_type="hard",
+        bounce_kind=BounceKind.HARD,
         reason="HardBounce",
         mta_response="smtp; 550 5.1.1 user unknown",
         raw={"RecordType": "Bounce"},
     )
-    clicked = store(engine, EventType.CLICKED, m3, url="https://acme.example/story")
+    clicked = store(engine, EventType.CLICKED, m3, click_url="https://acme.example/story")
     stray = store(engine, EventType.COMPLAINED, None, recipient="who@else.example")
 
     deliverer = deliverers(engine)
@@ -592,9 +596,9 @@ def test_filters_by_type_and_send_and_the_cursor_skips_what_does_not_match(
     both, _ = register(engine, receiver.url, event_types=["clicked"], send_id=send_a)
     events = {
         "a1 delivered": store(engine, EventType.DELIVERED, a1),
-        "b1 bounced": store(engine, EventType.BOUNCED, b1, bounce_type="soft"),
-        "a2 clicked": store(engine, EventType.CLICKED, a2, url="https://x.example"),
-        "b2 clicked": store(engine, EventType.CLICKED, b2, url="https://y.example"),
+        "b1 bounced": store(engine, EventType.BOUNCED, b1, bounce_kind=BounceKind.SOFT),
+        "a2 clicked": store(engine, EventType.CLICKED, a2, click_url="https://x.example"),
+        "b2 clicked": store(engine, EventType.CLICKED, b2, click_url="https://y.example"),
         "b2 opened": store(engine, EventType.OPENED, b2),
         "stray delivered": store(engine, EventType.DELIVERED, None, recipient="x@y.example"),
     }

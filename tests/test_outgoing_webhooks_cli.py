@@ -16,7 +16,8 @@ from distro.models import EventType
 from distro.models.types import utcnow
 from distro.outgoing.delivery import Deliverer
 from distro.outgoing.signing import verify_signature
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import NormalisedEvent
+from distro.tracking.events import store_events
 from tests.cli_support import run, run_json
 from tests.conftest import make_settings
 from tests.test_outgoing_webhooks import Receiver, Reply

@@ -26,7 +26,8 @@ from distro.outgoing.batches import matching_events
 from distro.reports import build_report, csv_out, html
 from distro.reports.listing import list_sends
 from distro.sandbox.postmark_api import TOKEN_HEADER
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import NormalisedEvent
+from distro.tracking.events import store_events
 from distro.tracking.refused import list_refused
 from tests.cli_support import DISTRO, clean_env
 from tests.conftest import LiveDistro

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session
 from sqlmodel import select as select_models
+from typing_extensions import Unpack
 
 from distro.db import make_engine, upgrade
 from distro.errors import NotFoundError
@@ -33,7 +34,8 @@ from distro.reports.recipients import iter_recipients
 from distro.runtime import Worker
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import BounceKind, NormalisedEvent, Said
+from distro.tracking.events import store_events
 from tests.conftest import make_settings
 from tests.factories import add_release
 
@@ -123,15 +125,18 @@ def finish(engine: Engine, send_id: int) -> None:
         )
 
 
+HARD, SOFT = BounceKind.HARD, BounceKind.SOFT
+
+
 def ev(
-    key: str, kind: EventType, message_id: int, after: timedelta, **detail: Any
+    key: str, kind: EventType, message_id: int, after: timedelta, **said: Unpack[Said]
 ) -> NormalisedEvent:
     return NormalisedEvent(
         type=kind,
         provider_event_id=key,
         occurred_at=T0 + after,
         message_id=message_id,
-        detail=detail,
+        **said,
         signed_link=True,  # believed on its id alone, as our own links are
     )
 
@@ -153,20 +158,20 @@ def build_scenario(engine: Engine) -> Scenario:
         ev("e1", EventType.OPENED, ana, minutes(5)),  # before its delivery arrives
         ev("e2", EventType.OPENED, ana, minutes(1), machine=True),
         ev("e3", EventType.DELIVERED, ben, minutes(1)),
-        ev("e4", EventType.BOUNCED, cy, minutes(2), bounce_type="soft", reason="Mailbox full",
+        ev("e4", EventType.BOUNCED, cy, minutes(2), bounce_kind=SOFT, reason="Mailbox full",
            mta_response="452 4.2.2 mailbox full"),
-        ev("e5", EventType.BOUNCED, di, minutes(2), bounce_type="hard", reason="HardBounce",
+        ev("e5", EventType.BOUNCED, di, minutes(2), bounce_kind=HARD, reason="HardBounce",
            mta_response=HARD_DI),
-        ev("e6", EventType.CLICKED, ben, minutes(3), url=URL_A),
-        ev("e7", EventType.CLICKED, ben, minutes(1.5), url=URL_A, machine=True),
+        ev("e6", EventType.CLICKED, ben, minutes(3), click_url=URL_A),
+        ev("e7", EventType.CLICKED, ben, minutes(1.5), click_url=URL_A, machine=True),
     ]  # fmt: skip
     second = [
         ev("e8", EventType.DELIVERED, ana, minutes(1)),
         ev("e9", EventType.OPENED, ana, minutes(6)),
-        ev("e10", EventType.CLICKED, ana, minutes(7), url=URL_A),
-        ev("e11", EventType.CLICKED, ana, minutes(65), url=URL_B),
-        ev("e12", EventType.CLICKED, ana, minutes(8), url=URL_A),
-        ev("e13", EventType.BOUNCED, cy, minutes(3), bounce_type="hard", reason="HardBounce",
+        ev("e10", EventType.CLICKED, ana, minutes(7), click_url=URL_A),
+        ev("e11", EventType.CLICKED, ana, minutes(65), click_url=URL_B),
+        ev("e12", EventType.CLICKED, ana, minutes(8), click_url=URL_A),
+        ev("e13", EventType.BOUNCED, cy, minutes(3), bounce_kind=HARD, reason="HardBounce",
            mta_response=HARD_CY),
         ev("e14", EventType.DELIVERED, ed, minutes(2)),
         ev("e15", EventType.COMPLAINED, ed, minutes(180)),

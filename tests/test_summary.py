@@ -26,7 +26,9 @@ from distro.models import (
     ReportTimeline,
 )
 from distro.reports import build_report
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.detail import stored_detail
+from distro.tracking.event import BounceKind, NormalisedEvent, Said
+from distro.tracking.events import store_events
 from distro.tracking.summary import StoredEvent, rebuild, record_outcomes
 from distro.tracking.summary_fold import (
     MINUTE_COLUMNS,
@@ -109,21 +111,21 @@ def scenario_events(ids: dict[str, int]) -> list[NormalisedEvent]:
     """A send's worth of mixed events for the PEOPLE, as one list."""
     rng = random.Random(7)
     events = []
-    kinds: list[tuple[EventType, dict[str, Any]]] = [
+    kinds: list[tuple[EventType, Said]] = [
         (EventType.DELIVERED, {}),
         (EventType.DEFERRED, {}),
         (EventType.OPENED, {}),
         (EventType.OPENED, {"machine": True}),
-        (EventType.CLICKED, {"url": URL_A}),
-        (EventType.CLICKED, {"url": "https://newsroom.example/c", "machine": True}),
-        (EventType.BOUNCED, {"bounce_type": "soft", "reason": "Full"}),
-        (EventType.BOUNCED, {"bounce_type": "hard", "reason": "Gone"}),
+        (EventType.CLICKED, {"click_url": URL_A}),
+        (EventType.CLICKED, {"click_url": "https://newsroom.example/c", "machine": True}),
+        (EventType.BOUNCED, {"bounce_kind": BounceKind.SOFT, "reason": "Full"}),
+        (EventType.BOUNCED, {"bounce_kind": BounceKind.HARD, "reason": "Gone"}),
         (EventType.COMPLAINED, {}),
         (EventType.UNSUBSCRIBED, {}),
         (EventType.REJECTED, {"reason": "Blocked"}),
     ]
     for i in range(120):
-        kind, detail = rng.choice(kinds)
+        kind, said = rng.choice(kinds)
         moment = T0 + timedelta(minutes=rng.uniform(0, 300))
         person = rng.choice(list(PEOPLE)[:5])
         events.append(
@@ -133,7 +135,7 @@ def scenario_events(ids: dict[str, int]) -> list[NormalisedEvent]:
                 occurred_at=moment,
                 recipient=person.upper(),  # as a provider may write it: still that person
                 message_id=ids[person],
-                detail=detail,
+                **said,
             )
         )
     return events
@@ -208,7 +210,10 @@ def test_concurrent_batches_on_postgresql_count_every_event_once(postgres_url: s
             for item in batch:
                 e = item.event
                 apply(
-                    expected.setdefault(item.message_id, Outcome()), e.type, e.occurred_at, e.detail
+                    expected.setdefault(item.message_id, Outcome()),
+                    e.type,
+                    e.occurred_at,
+                    item.detail,
                 )
         kept = summary(engine)
         assert kept["outcomes"] == {
@@ -236,9 +241,10 @@ def _random_event(n: int, b: int, i: int, targets: list[int]) -> StoredEvent:
         type=EventType.OPENED if rng.random() < 0.7 else EventType.CLICKED,
         provider_event_id=f"w{n}-{b}-{i}",
         occurred_at=T0 + timedelta(minutes=rng.uniform(0, 90)),
-        detail={"machine": rng.random() < 0.3, "url": URL_A},
+        machine=rng.random() < 0.3,
+        click_url=URL_A,
     )
-    return StoredEvent(0, rng.choice(targets), event)
+    return StoredEvent(0, rng.choice(targets), event, stored_detail(event))
 
 
 def test_migration_0007_recounts_events_stored_before_it(database_url: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
+from typing_extensions import Unpack
 
 from distro.audience.suppression import (
     add_suppression,
@@ -25,7 +25,8 @@ from distro.models.types import utcnow
 from distro.reports import build_report
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import BounceKind, NormalisedEvent, Said
+from distro.tracking.events import store_events
 from tests.cli_support import run, run_json
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
@@ -288,25 +289,29 @@ def test_suppressed_contacts_are_left_out_of_a_send_and_recorded_on_it(
 
 
 def event(
-    provider_event_id: str, type_: EventType, recipient: str, **detail: Any
+    provider_event_id: str, type_: EventType, recipient: str, **said: Unpack[Said]
 ) -> NormalisedEvent:
     return NormalisedEvent(
         type=type_,
         provider_event_id=provider_event_id,
         occurred_at=utcnow(),
         recipient=recipient,
-        detail=detail,
+        **said,
     )
 
 
 def test_a_hard_bounce_event_suppresses_and_logs_once(any_engine: Engine) -> None:
     bounce = event(
-        "b-1", EventType.BOUNCED, "Gone@Harbor.example", bounce_type="hard", description="no user"
+        "b-1",
+        EventType.BOUNCED,
+        "Gone@Harbor.example",
+        bounce_kind=BounceKind.HARD,
+        description="no user",
     )
     assert store_events(any_engine, "postmark", [bounce]) == 1
     assert store_events(any_engine, "postmark", [bounce]) == 0  # a webhook retry
     complaint = event("c-1", EventType.COMPLAINED, "gone@harbor.example")
-    soft = event("s-1", EventType.BOUNCED, "soft@harbor.example", bounce_type="soft")
+    soft = event("s-1", EventType.BOUNCED, "soft@harbor.example", bounce_kind=BounceKind.SOFT)
     assert store_events(any_engine, "postmark", [complaint, soft]) == 2
 
     assert suppressions(any_engine) == {"gone@harbor.example": "hard_bounce"}  # first one kept

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
+from typing_extensions import Unpack
 
 from distro.config import SandboxProvider, SuppressionSettings, load_settings
 from distro.errors import ConfigError
@@ -32,7 +33,8 @@ from distro.providers.base import MESSAGE_ID_KEY
 from distro.sending.expand import fire_send
 from distro.sending.schedule import Audience, schedule_send
 from distro.tracking import summary
-from distro.tracking.events import NormalisedEvent, store_events
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
+from distro.tracking.events import store_events
 from distro.tracking.links import LinkPurpose, LinkSigner
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release, messages_of
@@ -220,7 +222,7 @@ def store_event(
     *,
     message_id: int | None = None,
     at: datetime | None = None,
-    **detail: Any,
+    **said: Unpack[Said],
 ) -> NormalisedEvent:
     return NormalisedEvent(
         type=type_,
@@ -228,7 +230,7 @@ def store_event(
         occurred_at=at or utcnow(),
         recipient=recipient,
         message_id=message_id,
-        detail=detail,
+        **said,
     )
 
 
@@ -241,7 +243,7 @@ def suppression_rows(engine: Engine) -> dict[str, tuple[str, int | None, str]]:
 def test_soft_bounces_suppress_after_the_limit_within_the_window(any_engine: Engine) -> None:
     rules = SuppressionSettings(soft_bounce_limit=3, soft_bounce_window_days=30)
     old = utcnow() - timedelta(days=31)
-    soft: dict[str, Any] = {"bounce_type": "soft", "description": "mailbox full"}
+    soft: Said = {"bounce_kind": BounceKind.SOFT, "description": "mailbox full"}
     first = [
         store_event("s-old", EventType.BOUNCED, "Jo@news.example", at=old, **soft),
         store_event("s-1", EventType.BOUNCED, "jo@news.example", **soft),
@@ -266,7 +268,7 @@ def test_soft_bounces_suppress_after_the_limit_within_the_window(any_engine: Eng
 
 def test_soft_bounce_limit_comes_from_config(any_engine: Engine) -> None:
     rules = SuppressionSettings(soft_bounce_limit=1)
-    bounce = store_event("s-1", EventType.BOUNCED, "jo@news.example", bounce_type="soft")
+    bounce = store_event("s-1", EventType.BOUNCED, "jo@news.example", bounce_kind=BounceKind.SOFT)
     assert store_events(any_engine, "sandbox", [bounce], rules=rules) == 1
     assert suppression_rows(any_engine)["jo@news.example"][0] == SuppressionReason.SOFT_BOUNCE
 
@@ -285,7 +287,11 @@ def test_a_batch_moves_messages_forward_only_and_dedupes_within_itself(
         store_event("d-1", EventType.DELIVERED, first.email, message_id=first.id),  # repeated
         store_event("d-2", EventType.DELIVERED, second.email, message_id=second.id),
         store_event(
-            "u-2", EventType.UNSUBSCRIBED, second.email, message_id=second.id, scope="beats"
+            "u-2",
+            EventType.UNSUBSCRIBED,
+            second.email,
+            message_id=second.id,
+            scope=OptOutScope.BEATS,
         ),
         store_event("x-1", EventType.DELIVERED, "nobody@else.example", message_id=10**9),
     ]
@@ -314,7 +320,7 @@ def test_a_batch_is_all_or_nothing(
     live = live_distro_factory(any_engine)
     (message,) = messages_of(any_engine, fired_send(live, 1))
     bounce = store_event(
-        "g-1", EventType.BOUNCED, message.email, message_id=message.id, bounce_type="hard"
+        "g-1", EventType.BOUNCED, message.email, message_id=message.id, bounce_kind=BounceKind.HARD
     )
 
     def fail(conn: Any, stored: Any) -> None:  # the last step of the transaction goes wrong

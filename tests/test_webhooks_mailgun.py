@@ -238,6 +238,6 @@ def test_failed_events_are_read_by_severity_and_reason(
         **{"delivery-status": {"code": 550, "message": "x", **status}},
     )
     (event,) = parse({"signature": {}, "event-data": data})
-    assert (str(event.type), event.detail.get("bounce_type")) == expected
+    assert (str(event.type), event.bounce_kind) == expected
     assert event.message_id == 9
     assert event.provider_message_id == PROVIDER_ID

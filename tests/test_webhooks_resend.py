@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from distro.models import MessageStatus
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking import signatures as sig
+from distro.tracking.event import BounceKind
 from distro.tracking.resend import parse
 from tests.test_webhooks_support import (
     Live,
@@ -198,7 +199,7 @@ def test_parse_reads_tags_either_way_and_every_type() -> None:
         )
     soft = json.loads(payload("email.bounced", "a@x.example", 5, "e1"))
     soft["data"]["bounce"] = {"type": "Transient", "subType": "MailboxFull", "message": "full"}
-    assert parse(soft, "m")[0].detail["bounce_type"] == "soft"
+    assert parse(soft, "m")[0].bounce_kind == BounceKind.SOFT
     several = json.loads(payload("email.delivered", "a@x.example", 5, "e1"))
     several["data"]["to"] = ["a@x.example", "b@x.example"]
     assert [e.provider_event_id for e in parse(several, "m")] == ["m:a@x.example", "m:b@x.example"]

@@ -15,6 +15,7 @@ from distro.errors import ConfigError
 from distro.models import MessageStatus
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking import signatures as sig
+from distro.tracking.event import BounceKind
 from distro.tracking.inbound import webhook_sources
 from distro.tracking.sendgrid import parse
 from tests.conftest import make_settings
@@ -278,9 +279,9 @@ def test_parse_maps_every_documented_event() -> None:
     assert skipped == []
     # group_resubscribe is recorded (for staff), lifting nothing.
     assert [str(e.type) for e in events] == [*kinds.values(), "bounced", "resubscribed"]
-    assert events[-2].detail["bounce_type"] == "soft"  # blocked: SendGrid's temporary bounce
-    assert events[1].detail["reason"] == "Bounced Address"
-    assert events[8].detail["description"] == "SendGrid unsubscribe group 12"
+    assert events[-2].bounce_kind == BounceKind.SOFT  # blocked: SendGrid's temporary bounce
+    assert events[1].reason == "Bounced Address"
+    assert events[8].description == "SendGrid unsubscribe group 12"
     assert all(e.message_id == 7 and e.provider_message_id == X_MESSAGE_ID for e in events)
     assert all(e.occurred_at.utcoffset() is not None for e in events)
 

@@ -21,7 +21,8 @@ from distro.audience.segment_parser import And, Has, Node, Not, Or, parse
 from distro.db import writing
 from distro.models import BeatOptOut, ContactBeat, EventType
 from distro.models.types import utcnow
-from distro.tracking.events import NormalisedEvent, store_in
+from distro.tracking.event import NormalisedEvent, OptOutScope
+from distro.tracking.events import store_in
 
 OPT_OUTS: Table = BeatOptOut.__table__  # type: ignore[attr-defined]
 BEATS: Table = ContactBeat.__table__  # type: ignore[attr-defined]
@@ -82,12 +83,10 @@ def _opt_out_event(
         recipient=email,
         message_id=message_id,
         signed_link=True,
-        # "scope" kept so that code reading the older form never takes it for an unsubscribe.
-        detail={
-            "description": f"preference centre: no more {', '.join(dropped)}",
-            "scope": "beats",
-            "beats": dropped,
-        },
+        description=f"preference centre: no more {', '.join(dropped)}",
+        # The scope kept so that code reading the older form never takes it for an unsubscribe.
+        scope=OptOutScope.BEATS,
+        beats=tuple(dropped),
     )
 
 

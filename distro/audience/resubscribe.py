@@ -26,7 +26,8 @@ from distro.audience.suppression import find_suppression, remove_suppression
 from distro.db import reading, session_scope
 from distro.models import Event, EventType, Suppression, SuppressionReason
 from distro.models.types import utcnow
-from distro.tracking.events import NormalisedEvent, store_events, store_in
+from distro.tracking.event import NormalisedEvent, OptOutScope
+from distro.tracking.events import store_events, store_in
 
 RESUBSCRIBE_SOURCE = "resubscribe link"
 
@@ -86,7 +87,8 @@ def unsubscribe(engine: Engine, message_id: int, email: str) -> None:
         recipient=email,
         message_id=message_id,
         signed_link=True,
-        detail={"description": "unsubscribe link", "scope": "all"},
+        description="unsubscribe link",
+        scope=OptOutScope.ALL,
     )
     store_events(engine, "distro", [event])
 
@@ -114,7 +116,7 @@ def resubscribe(engine: Engine, message_id: int, email: str) -> Subscription:
             recipient=email,
             message_id=message_id,
             signed_link=True,
-            detail={"description": "subscribed again from the unsubscribe page"},
+            description="subscribed again from the unsubscribe page",
         )
         store_in(conn, "distro", [event])
     return Subscription(email, Standing.SUBSCRIBED)

@@ -10,14 +10,15 @@ send-time join on email matches.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -34,6 +35,7 @@ from distro.models import Suppression, SuppressionLog, SuppressionReason
 from distro.models.types import utcnow
 
 SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
+SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
 
 # Removing these needs force: someone complained, or staff said never again.
 PROTECTED_REASONS = frozenset({SuppressionReason.COMPLAINT, SuppressionReason.DO_NOT_CONTACT})
@@ -113,23 +115,67 @@ def suppression_added(
 def _insert(
     session: Session, address: str, reason: SuppressionReason, *, source: str, note: str
 ) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING, so a webhook suppressing the same address at the
-    same moment cannot make this fail; log only a row actually inserted."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    now = utcnow()
-    inserted = session.execute(
+    """Add one address in the session's transaction; True when it was not suppressed yet."""
+    entry = NewSuppression(address, reason, source=source, note=note)
+    return bool(add_suppressions(session.connection(), [entry], utcnow()))
+
+
+@dataclass(frozen=True, slots=True)
+class NewSuppression:
+    """One address to suppress, already normalised (trimmed, lower-cased)."""
+
+    email: str
+    reason: SuppressionReason
+    source: str
+    note: str = ""
+    # The log row's note when it should say more than the suppression's (which event did it).
+    log_note: str | None = None
+    # The tracking event that caused it, if one did.
+    event_id: int | None = None
+
+
+def add_suppressions(
+    conn: Connection, entries: Sequence[NewSuppression], now: datetime
+) -> set[str]:
+    """Suppress the addresses in the caller's transaction, each logged only when this call added
+    it; return those it added. INSERT ... ON CONFLICT DO NOTHING, so a webhook suppressing an
+    address at the same moment as staff (or another webhook) cannot make either fail."""
+    if not entries:
+        return set()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
         dialect.insert(SUPPRESSIONS)
-        .values(email=address, reason=reason, source=source, note=note, created_at=now)
         .on_conflict_do_nothing(index_elements=["email"])
-        .returning(SUPPRESSIONS.c.id)
-    ).scalar()
-    if inserted is None:
-        return False
-    session.add(
-        SuppressionLog(email=address, action=ADDED, reason=reason, source=source, note=note, at=now)
+        .returning(SUPPRESSIONS.c.email)
     )
-    session.flush()
-    return True
+    rows = [
+        {
+            "email": entry.email,
+            "reason": str(entry.reason),
+            "source": entry.source,
+            "note": entry.note,
+            "event_id": entry.event_id,
+            "created_at": now,
+        }
+        for entry in entries
+    ]
+    added = set(conn.execute(statement, rows).scalars())
+    log = [
+        {
+            "email": entry.email,
+            "action": ADDED,
+            "reason": str(entry.reason),
+            "source": entry.source,
+            "note": entry.note if entry.log_note is None else entry.log_note,
+            "forced": False,
+            "at": now,
+        }
+        for entry in entries
+        if entry.email in added
+    ]
+    if log:
+        conn.execute(SUPPRESSION_LOG.insert(), log)
+    return added
 
 
 def remove_suppression(

@@ -1,12 +1,14 @@
 """Storing normalised events: deduplicated, matched to their message, moving it forward only.
 
-Every source (provider webhooks, our own links) reduces what it heard to ``NormalisedEvent`` and
-calls ``store_events``. A batch (SendGrid posts up to 1000 events) is stored in one transaction
-with a constant number of statements, whatever its size: messages are matched with ``IN``
-queries, events go in as one multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (a
-provider retrying a webhook repeats its event id, which the unique (provider, provider_event_id)
-constraint absorbs), statuses move with one ``UPDATE`` per target status, and suppressions are
-added together. Only events that are new change anything.
+Every source (provider webhooks, our own links) reduces what it heard to ``NormalisedEvent``
+(``distro.tracking.event``) and calls ``store_events``; its typed fields are written into the
+``detail`` column by ``distro.tracking.detail``. A batch (SendGrid posts up to 1000 events) is
+stored in one transaction with a constant number of statements, whatever its size: messages are
+matched with ``IN`` queries, events go in as one multi-row ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING`` (a provider retrying a webhook repeats its event id, which the unique (provider,
+provider_event_id) constraint absorbs), statuses move with one ``UPDATE`` per target status, and
+suppressions are added together (``distro.tracking.suppressing``). Only events that are new
+change anything.
 
 An event is applied only to a message whose recipient it reports (``distro.tracking.matching``);
 one naming a message of ours with another recipient is stored without a message, with the
@@ -21,7 +23,6 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,9 @@ from distro.config import SuppressionSettings
 from distro.db import writing
 from distro.models import Event, EventType, Message, MessageStatus
 from distro.models.types import utcnow
+from distro.tracking import summary
+from distro.tracking.detail import stored_detail
+from distro.tracking.event import NormalisedEvent
 from distro.tracking.matching import Found, Match, Refused, chunks, match_all
 from distro.tracking.suppressing import stored_address, suppress
 
@@ -47,26 +51,6 @@ INSERT_ROWS = 1000
 _ID_WIDTH = 300
 _RECIPIENT_WIDTH = 320
 _REASON_WIDTH = 300
-
-
-@dataclass(frozen=True, slots=True)
-class NormalisedEvent:
-    type: EventType
-    provider_event_id: str
-    occurred_at: datetime
-    recipient: str = ""
-    provider_message_id: str | None = None
-    # Our own message id, when the source echoes it back (metadata, signed link tokens).
-    message_id: int | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-    # True only for our own links (open pixel, click redirect, unsubscribe), whose signed token
-    # proves ``message_id``; a provider's event must also report the message's recipient
-    # (``distro.tracking.matching``).
-    signed_link: bool = False
-    # True for a provider record that names no address but a provider message id that is one
-    # message's alone (Postmark's Unsubscribe bounce records): that message's recipient is the
-    # event's. Our own id is never enough for this (see distro.tracking.matching).
-    recipient_of_message: bool = False
 
 
 # A message's status is the furthest thing that happened to it; events never move it back.
@@ -127,26 +111,25 @@ def store_in(
     unique = _unique(events)
     matches = match_all(conn, provider, unique)
     now = utcnow()
-    rows = _rows(conn, provider, unique, matches, now)
+    details = [stored_detail(event) for event in unique]
+    rows = _rows(conn, provider, unique, details, matches, now)
     inserted = _insert_events(conn, rows)
-    new = [
-        (inserted[row[_KEY]], event, match)
-        for row, event, match in zip(rows, unique, matches, strict=True)
-        if row[_KEY] in inserted
-    ]
+    new: list[tuple[int, NormalisedEvent, Found]] = []
+    stored: list[summary.StoredEvent] = []
+    for row, event, detail, match in zip(rows, unique, details, matches, strict=True):
+        event_id = inserted.get(row[_KEY])
+        if event_id is None:
+            continue
+        new.append((event_id, event, match))
+        if isinstance(match, Match):
+            stored.append(summary.StoredEvent(event_id, match.id, event, detail))
     if not new:
         return []
     _warn_refused(provider, new)
     _advance(conn, new, now)
     suppress(conn, provider, new, rules, now)
-    stored = [
-        (event_id, match.id, event) for event_id, event, match in new if isinstance(match, Match)
-    ]
     if stored:
-        # Imported here: the summary module imports NormalisedEvent from this one.
-        from distro.tracking import summary
-
-        summary.record_outcomes(conn, [summary.StoredEvent(*item) for item in stored])
+        summary.record_outcomes(conn, stored)
     return new
 
 
@@ -184,6 +167,7 @@ def _rows(
     conn: Connection,
     provider: str,
     events: Sequence[NormalisedEvent],
+    details: Sequence[dict[str, Any]],
     matches: Sequence[Found],
     now: datetime,
 ) -> list[tuple[Any, ...]]:
@@ -193,7 +177,7 @@ def _rows(
     received_at = bind(now)
     moments: dict[datetime, Any] = {}  # a batch's events share few distinct moments
     rows = []
-    for event, match in zip(events, matches, strict=True):
+    for event, detail, match in zip(events, details, matches, strict=True):
         occurred_at = moments.get(event.occurred_at)
         if occurred_at is None:
             if event.occurred_at.tzinfo is None:
@@ -211,7 +195,7 @@ def _rows(
                 (matched.email if matched else stored_address(event.recipient))[:_RECIPIENT_WIDTH],
                 occurred_at,
                 received_at,
-                _json(event.detail),
+                _json(detail),
                 refused.claimed.id if refused else None,
                 refused.claimed.send_id if refused else None,
                 refused.reason[:_REASON_WIDTH] if refused else None,

@@ -6,6 +6,10 @@ Postmark by its Basic credentials, SendGrid by the public key that verifies, Mai
 the secret that does, SES by the SNS topic (and then the signature). Each source authenticates
 before it believes anything in the body, then parses. A provider with no webhook secret
 configured accepts no webhooks.
+
+Normalising ends here: a provider that saw a click on one of our rewritten links reports our
+redirect URL, and each source gives the event the page the journalist went to instead
+(``unwrapped``), so reports, suppression and outgoing webhooks never see our redirect.
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ from distro.config import (
 from distro.errors import ConfigError, WebhookPayloadError
 from distro.providers import sandbox_webhook_password
 from distro.tracking import mailgun, mailgun_legacy, postmark, resend, sendgrid, ses, signatures
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import NormalisedEvent
 from distro.tracking.payloads import load_json
+from distro.tracking.rewrite import target_of
 from distro.tracking.sns import SnsClient, SnsUnavailable, SnsUnverified
 
 log = logging.getLogger(__name__)
@@ -83,12 +88,13 @@ class PostmarkWebhooks:
     """Postmark's format, posted by real Postmark accounts and by distro's sandbox."""
 
     accounts: tuple[tuple[str, str, str], ...]  # (provider name, username, password)
+    base_url: str = ""  # distro's own (server.base_url), whose click redirects are unwrapped
     unreadable_status: ClassVar[int] = 400
     challenge: ClassVar[str | None] = 'Basic realm="distro webhooks"'
 
     def receive(self, headers: Mapping[str, str], body: bytes) -> Received:
         provider = self.authenticate(headers)
-        return Received(provider, postmark.parse(load_json(body)))
+        return Received(provider, unwrapped(postmark.parse(load_json(body)), self.base_url))
 
     def authenticate(self, headers: Mapping[str, str]) -> str:
         given = postmark.basic_credentials(headers)
@@ -116,6 +122,7 @@ class SendgridAccount:
 @dataclass(frozen=True, slots=True)
 class SendgridWebhooks:
     accounts: tuple[SendgridAccount, ...]
+    base_url: str = ""
     unreadable_status: ClassVar[int] = 400
     challenge: ClassVar[str | None] = None
 
@@ -137,7 +144,7 @@ class SendgridWebhooks:
         if provider is None:
             raise WebhookAuthError("signature does not verify, or its timestamp is stale")
         events, skipped = sendgrid.parse(load_json(body))
-        return Received(provider, events, skipped)
+        return Received(provider, unwrapped(events, self.base_url), skipped)
 
 
 # --- Mailgun: HMAC of timestamp + token, inside the body ---------------------------------------
@@ -146,6 +153,7 @@ class SendgridWebhooks:
 @dataclass(frozen=True, slots=True)
 class MailgunWebhooks:
     accounts: tuple[tuple[str, str, float], ...]  # (provider name, signing key, max age)
+    base_url: str = ""
     # 406 is how Mailgun is told to stop retrying: a body we cannot read never will be.
     unreadable_status: ClassVar[int] = 406
     challenge: ClassVar[str | None] = None
@@ -155,10 +163,10 @@ class MailgunWebhooks:
         if mailgun_legacy.is_form(content_type):  # a legacy webhook: the same signature, as fields
             fields = mailgun_legacy.read_form(content_type, body)
             provider = self.authenticate(mailgun_legacy.signature_fields, fields)
-            return Received(provider, mailgun_legacy.parse(fields))
+            return Received(provider, unwrapped(mailgun_legacy.parse(fields), self.base_url))
         payload = load_json(body)
         provider = self.authenticate(mailgun.signature_fields, payload)
-        return Received(provider, mailgun.parse(payload))
+        return Received(provider, unwrapped(mailgun.parse(payload), self.base_url))
 
     def authenticate(self, fields_of: Callable[[Any], tuple[str, str, str]], body: Any) -> str:
         """The account whose signing key verifies the body's (timestamp, token, signature)."""
@@ -182,6 +190,7 @@ class MailgunWebhooks:
 @dataclass(frozen=True, slots=True)
 class ResendWebhooks:
     accounts: tuple[tuple[str, str], ...]  # (provider name, whsec_ secret)
+    base_url: str = ""
     unreadable_status: ClassVar[int] = 400
     challenge: ClassVar[str | None] = None
 
@@ -198,7 +207,8 @@ class ResendWebhooks:
                 provider = name
         if provider is None:
             raise WebhookAuthError("signature does not verify, or its timestamp is stale")
-        return Received(provider, resend.parse(load_json(body), delivery_id))
+        events = resend.parse(load_json(body), delivery_id)
+        return Received(provider, unwrapped(events, self.base_url))
 
 
 # --- SES: SNS messages -------------------------------------------------------------------------
@@ -216,6 +226,7 @@ class SesAccount:
 class SesWebhooks:
     accounts: tuple[SesAccount, ...]
     sns: SnsClient = field(default_factory=SnsClient)
+    base_url: str = ""
     unreadable_status: ClassVar[int] = 400
     challenge: ClassVar[str | None] = None
 
@@ -243,7 +254,7 @@ class SesWebhooks:
             log.info("SES validated SNS topic %s for %s", topic, account.name)
             return Received(account.name, [], answer={"acknowledged": "topic validation"})
         events = ses.parse(load_json(text.encode()), _id(message))
-        return Received(account.name, events)
+        return Received(account.name, unwrapped(events, self.base_url))
 
     def _confirm(self, account: SesAccount, message: Mapping[str, Any]) -> Received:
         try:
@@ -254,6 +265,16 @@ class SesWebhooks:
             raise WebhookUnavailable(str(exc)) from None
         log.info("confirmed SNS subscription of %s to %s", account.name, account.topic_arn)
         return Received(account.name, [], answer={"confirmed": url.split("?", 1)[0]})
+
+
+def unwrapped(events: list[NormalisedEvent], base_url: str) -> list[NormalisedEvent]:
+    """The events with each click on one of our redirect links (``base_url``/c/...) naming the
+    page it leads to (``distro.tracking.rewrite.target_of``); other events as they are."""
+    found = []
+    for event in events:
+        target = target_of(event.click_url, base_url)
+        found.append(event if target == event.click_url else event._replace(click_url=target))
+    return found
 
 
 def _id(message: Mapping[str, Any]) -> str:
@@ -305,12 +326,13 @@ def webhook_sources(
                     config.webhook_trusted_cert_url,
                 )
             )
+    base_url = settings.server.base_url
     return {
-        "postmark": PostmarkWebhooks(tuple(postmarks)),
-        "sendgrid": SendgridWebhooks(tuple(sendgrids)),
-        "mailgun": MailgunWebhooks(tuple(mailguns)),
-        "ses": SesWebhooks(tuple(sess), SnsClient(transport)),
-        "resend": ResendWebhooks(tuple(resends)),
+        "postmark": PostmarkWebhooks(tuple(postmarks), base_url),
+        "sendgrid": SendgridWebhooks(tuple(sendgrids), base_url),
+        "mailgun": MailgunWebhooks(tuple(mailguns), base_url),
+        "ses": SesWebhooks(tuple(sess), SnsClient(transport), base_url),
+        "resend": ResendWebhooks(tuple(resends), base_url),
     }
 
 

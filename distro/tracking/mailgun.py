@@ -16,10 +16,9 @@ from typing import Any
 from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
 from distro.tracking.payloads import (
     as_object,
-    compact,
     enhanced_status,
     epoch,
     optional_object,
@@ -58,11 +57,10 @@ def parse(payload: Any) -> list[NormalisedEvent]:
     found = _classify(name, data)
     if found is None:
         return []  # an event kind with nothing to record (stored, list_member_uploaded ...)
-    kind, detail = found
+    kind, said = found
     message = optional_object(data.get("message"))
     headers = optional_object(message.get("headers"))
     variables = optional_object(data.get("user-variables"))  # [] when there are none
-    detail["raw"] = data
     return [
         NormalisedEvent(
             type=kind,
@@ -71,12 +69,13 @@ def parse(payload: Any) -> list[NormalisedEvent]:
             recipient=required(data, "recipient", "event-data"),
             provider_message_id=text(headers.get("message-id")).strip("<>") or None,
             message_id=own_id(variables.get(MESSAGE_ID_KEY)),
-            detail=detail,
+            raw=data,
+            **said,
         )
     ]
 
 
-def _classify(name: str, data: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]] | None:
+def _classify(name: str, data: Mapping[str, Any]) -> tuple[EventType, Said] | None:
     if name == "failed":
         return _failed(data)
     kind = SIMPLE.get(name)
@@ -85,40 +84,41 @@ def _classify(name: str, data: Mapping[str, Any]) -> tuple[EventType, dict[str, 
     if kind in (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED):
         return kind, _engagement(kind, data)
     if kind == EventType.DELIVERED:
-        return kind, compact({"mta_response": _mta_response(data)})
+        return kind, {"mta_response": _mta_response(data)}
     if kind == EventType.REJECTED:
         reject = optional_object(data.get("reject"))
-        return kind, compact(
-            {"reason": text(reject.get("reason")), "description": text(reject.get("description"))}
-        )
+        return kind, {
+            "reason": text(reject.get("reason")),
+            "description": text(reject.get("description")),
+        }
     if kind == EventType.COMPLAINED:
         return kind, {"description": "Mailgun complaint"}
     return kind, {}
 
 
-def _failed(data: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+def _failed(data: Mapping[str, Any]) -> tuple[EventType, Said]:
     severity = text(data.get("severity"))
     reason = text(data.get("reason"))
     status = optional_object(data.get("delivery-status"))
     response = _mta_response(data)
-    detail = {
+    said: Said = {
         "reason": reason,
         "description": text(status.get("description")) or text(status.get("message")),
         "mta_response": response,
-        "status": text(status.get("enhanced-code")) or enhanced_status(response),
+        "smtp_status": text(status.get("enhanced-code")) or enhanced_status(response),
     }
     if severity == "temporary":
         if status.get("retry-seconds"):
-            return EventType.DEFERRED, compact(detail)
-        return EventType.BOUNCED, compact({"bounce_type": "soft", **detail})
+            return EventType.DEFERRED, said
+        return EventType.BOUNCED, {**said, "bounce_kind": BounceKind.SOFT}
     if severity != "permanent":
         raise WebhookPayloadError(
             f"event-data.severity is {severity[:100]!r}, not permanent or temporary"
         )
     if reason.startswith("suppress-"):
-        return EventType.REJECTED, compact(detail)
-    bounce_type = "soft" if reason == "old" else "hard"
-    return EventType.BOUNCED, compact({"bounce_type": bounce_type, **detail})
+        return EventType.REJECTED, said
+    bounce_kind = BounceKind.SOFT if reason == "old" else BounceKind.HARD
+    return EventType.BOUNCED, {**said, "bounce_kind": bounce_kind}
 
 
 def _mta_response(data: Mapping[str, Any]) -> str:
@@ -128,19 +128,17 @@ def _mta_response(data: Mapping[str, Any]) -> str:
     return f"{code} {message}".strip() if code and code != "0" else message
 
 
-def _engagement(kind: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
+def _engagement(kind: EventType, data: Mapping[str, Any]) -> Said:
     client = optional_object(data.get("client-info"))
-    detail = compact(
-        {
-            "user_agent": text(client.get("user-agent")),
-            "ip": text(data.get("ip")),
-            "url": text(data.get("url")) if kind == EventType.CLICKED else "",
-        }
-    )
+    said: Said = {
+        "user_agent": text(client.get("user-agent")),
+        "ip": text(data.get("ip")),
+        "click_url": text(data.get("url")) if kind == EventType.CLICKED else "",
+    }
     bot = text(client.get("bot"))
     if bot and kind != EventType.UNSUBSCRIBED:
-        detail["machine"] = True
-        detail["machine_reason"] = f"Mailgun client-info.bot {bot}"
+        said["machine"] = True
+        said["machine_reason"] = f"Mailgun client-info.bot {bot}"
     if kind == EventType.UNSUBSCRIBED:
-        detail["scope"] = "all"
-    return detail
+        said["scope"] = OptOutScope.ALL
+    return said

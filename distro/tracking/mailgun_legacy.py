@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -31,8 +30,8 @@ import orjson
 from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking.events import NormalisedEvent
-from distro.tracking.payloads import compact, enhanced_status, epoch, own_id, required, text
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
+from distro.tracking.payloads import enhanced_status, epoch, own_id, required, text
 
 #: Content types of the legacy form bodies.
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -116,7 +115,7 @@ def parse(fields: Mapping[str, str]) -> list[NormalisedEvent]:
     found = _classify(name, fields)
     if found is None:
         return []
-    kind, detail = found
+    kind, said = found
     recipient = required(fields, "recipient")
     headers = _headers(fields.get("message-headers", ""))
     provider_id = (
@@ -125,8 +124,7 @@ def parse(fields: Mapping[str, str]) -> list[NormalisedEvent]:
         .strip("<>")
     )
     timestamp = required(fields, "timestamp")
-    url = detail.get("url", "")
-    detail["raw"] = dict(fields)
+    url = said.get("click_url", "")
     return [
         NormalisedEvent(
             type=kind,
@@ -135,21 +133,21 @@ def parse(fields: Mapping[str, str]) -> list[NormalisedEvent]:
             recipient=recipient,
             provider_message_id=provider_id or None,
             message_id=own_id(fields.get(MESSAGE_ID_KEY)) or _own_id_in_headers(headers),
-            detail=detail,
+            raw=dict(fields),
+            **said,
         )
     ]
 
 
-def _classify(name: str, fields: Mapping[str, str]) -> tuple[EventType, dict[str, Any]] | None:
+def _classify(name: str, fields: Mapping[str, str]) -> tuple[EventType, Said] | None:
     if name == "bounced":
-        return _failure(EventType.BOUNCED, "hard", fields)
+        return _failure(EventType.BOUNCED, BounceKind.HARD, fields)
     if name == "dropped":
         reason = fields.get("reason", "")
         if fields.get("description", "").startswith("Not delivering to"):
-            return _failure(EventType.REJECTED, "", fields)
-        return _failure(
-            EventType.BOUNCED, "soft" if reason in ("old", "maxfails") else "hard", fields
-        )
+            return _failure(EventType.REJECTED, None, fields)
+        gave_up = reason in ("old", "maxfails")
+        return _failure(EventType.BOUNCED, BounceKind.SOFT if gave_up else BounceKind.HARD, fields)
     kind = SIMPLE.get(name)
     if kind is None:
         return None
@@ -157,32 +155,30 @@ def _classify(name: str, fields: Mapping[str, str]) -> tuple[EventType, dict[str
         return kind, {}
     if kind == EventType.COMPLAINED:
         return kind, {"description": "Mailgun complaint"}
-    detail = compact(
-        {
-            "user_agent": fields.get("user-agent", ""),
-            "ip": fields.get("ip", ""),
-            "url": fields.get("url", "") if kind == EventType.CLICKED else "",
-        }
-    )
+    said: Said = {
+        "user_agent": fields.get("user-agent", ""),
+        "ip": fields.get("ip", ""),
+        "click_url": fields.get("url", "") if kind == EventType.CLICKED else "",
+    }
     if kind == EventType.UNSUBSCRIBED:
-        detail["scope"] = "all"
-    return kind, detail
+        said["scope"] = OptOutScope.ALL
+    return kind, said
 
 
 def _failure(
-    kind: EventType, bounce_type: str, fields: Mapping[str, str]
-) -> tuple[EventType, dict[str, Any]]:
+    kind: EventType, bounce_kind: BounceKind | None, fields: Mapping[str, str]
+) -> tuple[EventType, Said]:
     code = fields.get("code", "")
     message = fields.get("error") or fields.get("notification") or fields.get("description", "")
     response = f"{code} {message}".strip() if code else message
-    detail = {
-        "bounce_type": bounce_type,
+    said: Said = {
+        "bounce_kind": bounce_kind,
         "reason": fields.get("reason", "") or ("bounce" if kind == EventType.BOUNCED else ""),
         "description": fields.get("description", "") or fields.get("notification", ""),
         "mta_response": response,
-        "status": enhanced_status(response),
+        "smtp_status": enhanced_status(response),
     }
-    return kind, compact(detail)
+    return kind, said
 
 
 def _headers(value: str) -> dict[str, str]:

@@ -32,15 +32,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from email.utils import parseaddr
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import idna
 from sqlalchemy import Connection, Table, select
 
 from distro.models import Message
-
-if TYPE_CHECKING:  # the events module stores what this one matches
-    from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import NormalisedEvent
 
 MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
 #: Values per IN list: far below SQLite's and PostgreSQL's limits on bound parameters.

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from distro.errors import WebhookPayloadError
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import NormalisedEvent
 
 #: An RFC 3463 enhanced status code inside SMTP text ("550 5.1.1 user unknown" -> "5.1.1").
 ENHANCED_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
@@ -129,8 +129,3 @@ def enhanced_status(*texts: str) -> str:
         if found:
             return found[1]
     return ""
-
-
-def compact(detail: dict[str, Any]) -> dict[str, Any]:
-    """``detail`` without empty strings (keys the provider had nothing for)."""
-    return {key: value for key, value in detail.items() if value != ""}

@@ -18,9 +18,8 @@ from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.models.types import utcnow
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
 from distro.tracking.payloads import (
-    compact,
     enhanced_status,
     iso,
     optional_object,
@@ -35,39 +34,40 @@ from distro.tracking.payloads import (
 #: sending (DMARC, blocks, API errors) fails the message without blaming the address; notices
 #: that are not a delivery outcome (auto-replies, challenge mails, address changes) are OTHER.
 #: A type Postmark adds later is read as a soft bounce, the cautious guess for a bounce record.
-BOUNCE_TYPES: dict[str, tuple[EventType, str]] = {
-    "HardBounce": (EventType.BOUNCED, "hard"),
-    "BadEmailAddress": (EventType.BOUNCED, "hard"),
+HARD, SOFT = BounceKind.HARD, BounceKind.SOFT
+BOUNCE_TYPES: dict[str, tuple[EventType, BounceKind | None]] = {
+    "HardBounce": (EventType.BOUNCED, HARD),
+    "BadEmailAddress": (EventType.BOUNCED, HARD),
     # Deactivated by hand in Postmark: it will not send there, as after a hard bounce.
-    "ManuallyDeactivated": (EventType.BOUNCED, "hard"),
-    "SoftBounce": (EventType.BOUNCED, "soft"),
-    "Transient": (EventType.DEFERRED, ""),
-    "DnsError": (EventType.BOUNCED, "soft"),
-    "Unknown": (EventType.BOUNCED, "soft"),
+    "ManuallyDeactivated": (EventType.BOUNCED, HARD),
+    "SoftBounce": (EventType.BOUNCED, SOFT),
+    "Transient": (EventType.DEFERRED, None),
+    "DnsError": (EventType.BOUNCED, SOFT),
+    "Unknown": (EventType.BOUNCED, SOFT),
     # Refused for its content (spam filter, virus scanner): this message, not the address.
-    "SpamNotification": (EventType.BOUNCED, "soft"),
-    "VirusNotification": (EventType.BOUNCED, "soft"),
-    "Blocked": (EventType.REJECTED, ""),
-    "DMARCPolicy": (EventType.REJECTED, ""),
-    "SMTPApiError": (EventType.FAILED, ""),
-    "TemplateRenderingFailed": (EventType.FAILED, ""),
-    "SpamComplaint": (EventType.COMPLAINED, ""),
-    "Unsubscribe": (EventType.UNSUBSCRIBED, ""),
+    "SpamNotification": (EventType.BOUNCED, SOFT),
+    "VirusNotification": (EventType.BOUNCED, SOFT),
+    "Blocked": (EventType.REJECTED, None),
+    "DMARCPolicy": (EventType.REJECTED, None),
+    "SMTPApiError": (EventType.FAILED, None),
+    "TemplateRenderingFailed": (EventType.FAILED, None),
+    "SpamComplaint": (EventType.COMPLAINED, None),
+    "Unsubscribe": (EventType.UNSUBSCRIBED, None),
     # A reply asking to be subscribed: staff decide, nothing is lifted.
-    "Subscribe": (EventType.RESUBSCRIBED, ""),
-    "AutoResponder": (EventType.OTHER, ""),
-    "AddressChange": (EventType.OTHER, ""),
-    "OpenRelayTest": (EventType.OTHER, ""),
-    "ChallengeVerification": (EventType.OTHER, ""),
-    "Unconfirmed": (EventType.OTHER, ""),
-    "InboundError": (EventType.OTHER, ""),
+    "Subscribe": (EventType.RESUBSCRIBED, None),
+    "AutoResponder": (EventType.OTHER, None),
+    "AddressChange": (EventType.OTHER, None),
+    "OpenRelayTest": (EventType.OTHER, None),
+    "ChallengeVerification": (EventType.OTHER, None),
+    "Unconfirmed": (EventType.OTHER, None),
+    "InboundError": (EventType.OTHER, None),
 }
 
 #: A SubscriptionChange's ``SuppressionReason`` -> the event it stands for (with bounce kind).
-SUPPRESSION_REASONS: dict[str, tuple[EventType, str]] = {
-    "HardBounce": (EventType.BOUNCED, "hard"),
-    "SpamComplaint": (EventType.COMPLAINED, ""),
-    "ManualSuppression": (EventType.UNSUBSCRIBED, ""),
+SUPPRESSION_REASONS: dict[str, tuple[EventType, BounceKind | None]] = {
+    "HardBounce": (EventType.BOUNCED, HARD),
+    "SpamComplaint": (EventType.COMPLAINED, None),
+    "ManualSuppression": (EventType.UNSUBSCRIBED, None),
 }
 
 
@@ -101,9 +101,7 @@ def parse(payload: Any) -> list[NormalisedEvent]:
     parser = _PARSERS.get(record_type)
     if parser is None:
         raise WebhookPayloadError(f"unknown RecordType {record_type[:100]!r}")
-    event = parser(payload)
-    event.detail["raw"] = payload
-    return [event]
+    return [parser(payload)._replace(raw=payload)]
 
 
 def _moment(payload: Mapping[str, Any], key: str) -> datetime:
@@ -124,7 +122,7 @@ def _delivery(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=recipient,
         provider_message_id=message_id,
         message_id=_own_id(p),
-        detail={"mta_response": text(p.get("Details"))},
+        mta_response=text(p.get("Details")),
     )
 
 
@@ -133,17 +131,17 @@ def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
     may carry no ``Email`` and no ``BouncedAt``: the recipient is then the one message the
     ``MessageID`` names, and the moment another time field or now."""
     kind = text(p.get("Type"))
-    event_type, bounce_type = BOUNCE_TYPES.get(kind, (EventType.BOUNCED, "soft"))
+    event_type, bounce_kind = BOUNCE_TYPES.get(kind, (EventType.BOUNCED, SOFT))
     details = text(p.get("Details"))
-    detail = {
-        "bounce_type": bounce_type,
+    said: Said = {
+        "bounce_kind": bounce_kind,
         "reason": kind,
         "description": text(p.get("Description")),
         "mta_response": details,
-        "status": enhanced_status(details),
+        "smtp_status": enhanced_status(details),
     }
     if event_type == EventType.UNSUBSCRIBED:
-        detail["scope"] = "all"
+        said["scope"] = OptOutScope.ALL
     recipient = text(p.get("Email")) or text(p.get("Recipient"))
     provider_message_id = text(p.get("MessageID"))
     if not recipient and not provider_message_id:
@@ -159,8 +157,8 @@ def _bounce(p: Mapping[str, Any]) -> NormalisedEvent:
         provider_message_id=provider_message_id or None,
         # With no address, our own id (metadata anyone sending could set) proves nothing.
         message_id=_own_id(p) if recipient else None,
-        detail=compact(detail),
         recipient_of_message=not recipient,
+        **said,
     )
 
 
@@ -180,7 +178,7 @@ def _complaint(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=required(p, "Email"),
         provider_message_id=text(p.get("MessageID")) or None,
         message_id=_own_id(p),
-        detail={"description": text(p.get("Description"))},
+        description=text(p.get("Description")),
     )
 
 
@@ -194,7 +192,7 @@ def _open(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=required(p, "Recipient"),
         provider_message_id=message_id,
         message_id=_own_id(p),
-        detail=_engagement(p),
+        **_engagement(p),
     )
 
 
@@ -209,7 +207,7 @@ def _click(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=required(p, "Recipient"),
         provider_message_id=message_id,
         message_id=_own_id(p),
-        detail=compact({"url": link, **_engagement(p)}),
+        **_engagement(p, link),
     )
 
 
@@ -223,12 +221,12 @@ def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent:
     origin = text(p.get("Origin"))
     suppressing = p.get("SuppressSending") is True
     if suppressing:
-        event_type, bounce_type = SUPPRESSION_REASONS.get(reason, (EventType.UNSUBSCRIBED, ""))
+        event_type, bounce_kind = SUPPRESSION_REASONS.get(reason, (EventType.UNSUBSCRIBED, None))
     else:
-        event_type, bounce_type = EventType.RESUBSCRIBED, ""
-    detail = {
-        "bounce_type": bounce_type,
-        "scope": "all" if event_type == EventType.UNSUBSCRIBED else "",
+        event_type, bounce_kind = EventType.RESUBSCRIBED, None
+    said: Said = {
+        "bounce_kind": bounce_kind,
+        "scope": OptOutScope.ALL if event_type == EventType.UNSUBSCRIBED else None,
         "reason": reason,
         "origin": origin,
         "description": (
@@ -246,14 +244,14 @@ def _subscription_change(p: Mapping[str, Any]) -> NormalisedEvent:
         recipient=required(p, "Recipient"),
         provider_message_id=message_id or None,
         message_id=_own_id(p),
-        detail=compact(detail),
+        **said,
     )
 
 
-def _engagement(p: Mapping[str, Any]) -> dict[str, Any]:
+def _engagement(p: Mapping[str, Any], link: str = "") -> Said:
     geo = p.get("Geo")
     ip = geo.get("IP") if isinstance(geo, dict) else None
-    return compact({"user_agent": text(p.get("UserAgent")), "ip": text(ip)})
+    return {"user_agent": text(p.get("UserAgent")), "ip": text(ip), "click_url": link}
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], NormalisedEvent]] = {

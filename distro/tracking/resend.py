@@ -15,10 +15,9 @@ from typing import Any
 from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import BounceKind, NormalisedEvent, Said
 from distro.tracking.payloads import (
     as_object,
-    compact,
     enhanced_status,
     iso,
     optional_object,
@@ -54,8 +53,7 @@ def parse(payload: Any, delivery_id: str) -> list[NormalisedEvent]:
     if not recipients:
         raise WebhookPayloadError("data.to is missing")
     occurred_at = iso(body.get("created_at"), "created_at")
-    detail = _detail(kind, data)
-    detail["raw"] = body
+    said = _said(kind, data)
     message_id = own_id(_tags(data.get("tags")).get(MESSAGE_ID_KEY))
     several = len(recipients) > 1
     return [
@@ -66,7 +64,8 @@ def parse(payload: Any, delivery_id: str) -> list[NormalisedEvent]:
             recipient=recipient,
             provider_message_id=text(data.get("email_id")) or None,
             message_id=message_id,
-            detail=dict(detail),
+            raw=body,
+            **said,
         )
         for recipient in recipients
     ]
@@ -88,13 +87,13 @@ def _tags(value: Any) -> dict[str, Any]:
 SOFT_BOUNCE_TYPES = frozenset({"transient", "temporary", "soft", "undetermined"})
 
 
-def _bounce_type(kind: str) -> str:
+def _bounce_kind(kind: str) -> BounceKind:
     """Resend's ``email.bounced`` is a permanent bounce unless its ``type`` says otherwise:
     real bodies carry only a ``message`` ("... sent a hard bounce ...") as often as a type."""
-    return "soft" if kind.strip().lower() in SOFT_BOUNCE_TYPES else "hard"
+    return BounceKind.SOFT if kind.strip().lower() in SOFT_BOUNCE_TYPES else BounceKind.HARD
 
 
-def _detail(kind: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
+def _said(kind: EventType, data: Mapping[str, Any]) -> Said:
     if kind == EventType.BOUNCED:
         bounce = optional_object(data.get("bounce"))
         diagnostic = bounce.get("diagnosticCode")
@@ -103,35 +102,29 @@ def _detail(kind: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(diagnostic, list)
             else text(diagnostic)
         )
-        return compact(
-            {
-                "bounce_type": _bounce_type(text(bounce.get("type"))),
-                "reason": text(bounce.get("subType")) or text(bounce.get("type")),
-                "description": text(bounce.get("message")),
-                "mta_response": response,
-                "status": enhanced_status(response),
-            }
-        )
+        return {
+            "bounce_kind": _bounce_kind(text(bounce.get("type"))),
+            "reason": text(bounce.get("subType")) or text(bounce.get("type")),
+            "description": text(bounce.get("message")),
+            "mta_response": response,
+            "smtp_status": enhanced_status(response),
+        }
     if kind in (EventType.OPENED, EventType.CLICKED):
         action = optional_object(data.get("click" if kind == EventType.CLICKED else "open"))
-        return compact(
-            {
-                "user_agent": text(action.get("userAgent")),
-                "ip": text(action.get("ipAddress")),
-                "url": text(action.get("link")),
-            }
-        )
+        return {
+            "user_agent": text(action.get("userAgent")),
+            "ip": text(action.get("ipAddress")),
+            "click_url": text(action.get("link")),
+        }
     if kind == EventType.FAILED:
         failed = optional_object(data.get("failed"))
-        return compact({"reason": text(failed.get("reason")), "description": "Resend failed"})
+        return {"reason": text(failed.get("reason")), "description": "Resend failed"}
     if kind == EventType.REJECTED:
         suppressed = optional_object(data.get("suppressed"))
-        return compact(
-            {
-                "reason": text(suppressed.get("type")) or "suppressed",
-                "description": text(suppressed.get("message")),
-            }
-        )
+        return {
+            "reason": text(suppressed.get("type")) or "suppressed",
+            "description": text(suppressed.get("message")),
+        }
     if kind == EventType.COMPLAINED:
         return {"description": "Resend complaint"}
     return {}

@@ -15,69 +15,68 @@ from typing import Any
 from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking.events import NormalisedEvent
-from distro.tracking.payloads import Parsed, compact, enhanced_status, epoch, own_id, text
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
+from distro.tracking.payloads import Parsed, enhanced_status, epoch, own_id, text
 
-Detail = Callable[[Mapping[str, Any]], tuple[EventType, dict[str, Any]]]
+#: Reads one event kind: its normalised type and what SendGrid said of it.
+Reader = Callable[[Mapping[str, Any]], tuple[EventType, Said]]
 
 
-def _plain(kind: EventType) -> Detail:
+def _plain(kind: EventType) -> Reader:
     return lambda _e: (kind, {})
 
 
-def _delivery(kind: EventType) -> Detail:
-    return lambda e: (kind, compact({"mta_response": text(e.get("response"))}))
+def _delivery(kind: EventType) -> Reader:
+    return lambda e: (kind, {"mta_response": text(e.get("response"))})
 
 
-def _dropped(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+def _dropped(e: Mapping[str, Any]) -> tuple[EventType, Said]:
     reason = text(e.get("reason"))
-    return EventType.REJECTED, compact({"reason": reason, "description": reason})
+    return EventType.REJECTED, {"reason": reason, "description": reason}
 
 
-def _bounce(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+def _bounce(e: Mapping[str, Any]) -> tuple[EventType, Said]:
     kind = text(e.get("type")) or "bounce"
     response = text(e.get("reason"))
-    detail = {
+    said: Said = {
         # "blocked" is SendGrid's temporary (soft) bounce; "bounce" a permanent one.
-        "bounce_type": "soft" if kind == "blocked" else "hard",
+        "bounce_kind": BounceKind.SOFT if kind == "blocked" else BounceKind.HARD,
         "reason": text(e.get("bounce_classification")) or kind,
         "description": kind,
         "mta_response": response,
-        "status": text(e.get("status")) or enhanced_status(response),
+        "smtp_status": text(e.get("status")) or enhanced_status(response),
     }
-    return EventType.BOUNCED, compact(detail)
+    return EventType.BOUNCED, said
 
 
-def _engagement(kind: EventType) -> Detail:
-    def detail(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
-        found = compact(
-            {
-                "user_agent": text(e.get("useragent")),
-                "ip": text(e.get("ip")),
-                "url": text(e.get("url")) if kind == EventType.CLICKED else "",
-            }
-        )
+def _engagement(kind: EventType) -> Reader:
+    def read(e: Mapping[str, Any]) -> tuple[EventType, Said]:
+        found: Said = {
+            "user_agent": text(e.get("useragent")),
+            "ip": text(e.get("ip")),
+            "click_url": text(e.get("url")) if kind == EventType.CLICKED else "",
+        }
         if e.get("sg_machine_open") is True:
             found["machine"] = True
             found["machine_reason"] = "SendGrid sg_machine_open"
         return kind, found
 
-    return detail
+    return read
 
 
-def _unsubscribe(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+def _unsubscribe(e: Mapping[str, Any]) -> tuple[EventType, Said]:
     group = text(e.get("asm_group_id"))
     description = f"SendGrid unsubscribe group {group}" if group else "SendGrid unsubscribe"
-    return EventType.UNSUBSCRIBED, {"scope": "all", "description": description}
+    return EventType.UNSUBSCRIBED, {"scope": OptOutScope.ALL, "description": description}
 
 
-def _resubscribe(e: Mapping[str, Any]) -> tuple[EventType, dict[str, Any]]:
+def _resubscribe(e: Mapping[str, Any]) -> tuple[EventType, Said]:
     group = text(e.get("asm_group_id"))
     description = f"SendGrid resubscribe group {group}" if group else "SendGrid resubscribe"
     return EventType.RESUBSCRIBED, {"description": description}
 
 
-DETAILS: dict[str, Detail] = {
+READERS: dict[str, Reader] = {
     "processed": _plain(EventType.SENT),
     "dropped": _dropped,
     "delivered": _delivery(EventType.DELIVERED),
@@ -119,8 +118,8 @@ def parse_event(element: Any) -> NormalisedEvent | None:
     if not isinstance(element, dict):
         raise WebhookPayloadError("not a JSON object")
     name = text(element.get("event"))
-    detail = DETAILS.get(name)
-    if detail is None:
+    reader = READERS.get(name)
+    if reader is None:
         if name:  # a kind SendGrid may add later: nothing we know to record
             return None
         raise WebhookPayloadError("event is missing")
@@ -132,8 +131,7 @@ def parse_event(element: Any) -> NormalisedEvent | None:
     event_id = text(element.get("sg_event_id")) or (
         f"{name}:{sg_message_id}:{recipient.lower()}:{element.get('timestamp')}"
     )
-    kind, found = detail(element)
-    found["raw"] = element
+    kind, said = reader(element)
     return NormalisedEvent(
         type=kind,
         provider_event_id=event_id,
@@ -141,5 +139,6 @@ def parse_event(element: Any) -> NormalisedEvent | None:
         recipient=recipient,
         provider_message_id=sg_message_id.partition(".")[0] or None,
         message_id=own_id(element.get(MESSAGE_ID_KEY)),
-        detail=found,
+        raw=element,
+        **said,
     )

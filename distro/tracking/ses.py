@@ -16,10 +16,9 @@ from typing import Any
 from distro.errors import WebhookPayloadError
 from distro.models import EventType
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
 from distro.tracking.payloads import (
     as_object,
-    compact,
     enhanced_status,
     iso,
     optional_object,
@@ -29,8 +28,8 @@ from distro.tracking.payloads import (
     text,
 )
 
-#: One recipient's part of an event: (recipient, type, detail).
-Part = tuple[str, EventType, dict[str, Any]]
+#: One recipient's part of an event: (recipient, type, what SES said of it).
+Part = tuple[str, EventType, Said]
 Reader = Callable[[Mapping[str, Any], Mapping[str, Any], list[str]], list[Part]]
 
 #: Kinds with nothing to record against a message.
@@ -64,8 +63,7 @@ def parse(ses_event: Any, notification_id: str) -> list[NormalisedEvent]:
     occurred_at = _moment(body, mail)
     message_id = own_id(optional_object(mail.get("tags")).get(MESSAGE_ID_KEY))
     found: list[NormalisedEvent] = []
-    for recipient, kind, detail in reader(body, mail, destination):
-        detail["raw"] = event
+    for recipient, kind, said in reader(body, mail, destination):
         found.append(
             NormalisedEvent(
                 type=kind,
@@ -74,7 +72,8 @@ def parse(ses_event: Any, notification_id: str) -> list[NormalisedEvent]:
                 recipient=recipient,
                 provider_message_id=provider_id,
                 message_id=message_id,
-                detail=detail,
+                raw=event,
+                **said,
             )
         )
     return found
@@ -90,10 +89,10 @@ def _moment(body: Mapping[str, Any], mail: Mapping[str, Any]) -> datetime:
     return iso(mail.get("timestamp"), "mail.timestamp")
 
 
-def _each(destination: list[str], kind: EventType, detail: dict[str, Any]) -> list[Part]:
+def _each(destination: list[str], kind: EventType, said: Said) -> list[Part]:
     if not destination:
         raise WebhookPayloadError("mail.destination is missing")
-    return [(recipient, kind, dict(detail)) for recipient in destination]
+    return [(recipient, kind, said) for recipient in destination]
 
 
 def _listed(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
@@ -110,7 +109,7 @@ def _send(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> 
 def _delivery(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
     recipients = strings(body.get("recipients")) or dest
     response = text(body.get("smtpResponse"))
-    return _each(recipients, EventType.DELIVERED, compact({"mta_response": response}))
+    return _each(recipients, EventType.DELIVERED, {"mta_response": response})
 
 
 def _bounce(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
@@ -119,40 +118,40 @@ def _bounce(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -
     parts: list[Part] = []
     for entry in _listed(body, "bouncedRecipients"):
         response = text(entry.get("diagnosticCode"))
-        detail = {
+        said: Said = {
             # Permanent is a hard bounce; Transient and Undetermined may yet succeed.
-            "bounce_type": "hard" if kind == "Permanent" else "soft",
+            "bounce_kind": BounceKind.HARD if kind == "Permanent" else BounceKind.SOFT,
             "reason": sub_kind or kind,
             "description": f"{kind} bounce ({sub_kind})" if sub_kind else f"{kind} bounce",
             "mta_response": response,
-            "status": text(entry.get("status")) or enhanced_status(response),
+            "smtp_status": text(entry.get("status")) or enhanced_status(response),
         }
-        parts.append((text(entry["emailAddress"]), EventType.BOUNCED, compact(detail)))
+        parts.append((text(entry["emailAddress"]), EventType.BOUNCED, said))
     return parts
 
 
 def _complaint(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
     feedback = text(body.get("complaintFeedbackType")) or text(body.get("complaintSubType"))
-    detail = compact({"description": feedback or "SES complaint"})
+    said: Said = {"description": feedback or "SES complaint"}
     return [
-        (text(entry["emailAddress"]), EventType.COMPLAINED, dict(detail))
+        (text(entry["emailAddress"]), EventType.COMPLAINED, said)
         for entry in _listed(body, "complainedRecipients")
     ]
 
 
 def _reject(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
     reason = text(body.get("reason"))
-    return _each(dest, EventType.REJECTED, compact({"reason": reason, "description": reason}))
+    return _each(dest, EventType.REJECTED, {"reason": reason, "description": reason})
 
 
 def _engagement(kind: EventType) -> Reader:
     def read(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
-        detail = {
+        said: Said = {
             "user_agent": text(body.get("userAgent")),
             "ip": text(body.get("ipAddress")),
-            "url": text(body.get("link")) if kind == EventType.CLICKED else "",
+            "click_url": text(body.get("link")) if kind == EventType.CLICKED else "",
         }
-        return _each(dest, kind, compact(detail))
+        return _each(dest, kind, said)
 
     return read
 
@@ -161,20 +160,20 @@ def _delay(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) ->
     parts: list[Part] = []
     for entry in _listed(body, "delayedRecipients"):
         response = text(entry.get("diagnosticCode"))
-        detail = {
+        said: Said = {
             "reason": text(body.get("delayType")),
             "mta_response": response,
-            "status": text(entry.get("status")) or enhanced_status(response),
+            "smtp_status": text(entry.get("status")) or enhanced_status(response),
         }
-        parts.append((text(entry["emailAddress"]), EventType.DEFERRED, compact(detail)))
+        parts.append((text(entry["emailAddress"]), EventType.DEFERRED, said))
     return parts
 
 
 def _rendering_failure(
     body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]
 ) -> list[Part]:
-    detail = {"reason": "rendering failure", "description": text(body.get("errorMessage"))}
-    return _each(dest, EventType.FAILED, compact(detail))
+    said: Said = {"reason": "rendering failure", "description": text(body.get("errorMessage"))}
+    return _each(dest, EventType.FAILED, said)
 
 
 def _subscription(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[str]) -> list[Part]:
@@ -183,8 +182,8 @@ def _subscription(body: Mapping[str, Any], mail: Mapping[str, Any], dest: list[s
     preferences = optional_object(body.get("newTopicPreferences"))
     if preferences.get("unsubscribeAll") is not True:
         return []
-    detail = {"scope": "all", "description": "SES list unsubscribe"}
-    return _each(dest, EventType.UNSUBSCRIBED, detail)
+    said: Said = {"scope": OptOutScope.ALL, "description": "SES list unsubscribe"}
+    return _each(dest, EventType.UNSUBSCRIBED, said)
 
 
 READERS: dict[str, Reader] = {

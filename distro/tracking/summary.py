@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
-from distro.tracking.events import NormalisedEvent
+from distro.tracking.event import NormalisedEvent
 from distro.tracking.summary_fold import Addressed, Outcome, Tally, fold
 from distro.tracking.summary_sql import SummarySql
 
@@ -41,6 +41,9 @@ class StoredEvent(NamedTuple):
     event_id: int
     message_id: int
     event: NormalisedEvent
+    # The event's ``detail`` column as stored (distro.tracking.detail), which the fold reads, as
+    # ``rebuild`` reads it back from the table.
+    detail: Mapping[str, Any]
 
 
 def record_outcomes(conn: Connection, stored: Sequence[StoredEvent]) -> None:
@@ -50,7 +53,7 @@ def record_outcomes(conn: Connection, stored: Sequence[StoredEvent]) -> None:
     by_message: dict[int, list[EventFacts]] = defaultdict(list)
     for item in stored:
         event = item.event
-        by_message[item.message_id].append((str(event.type), event.occurred_at, event.detail))
+        by_message[item.message_id].append((str(event.type), event.occurred_at, item.detail))
     sql = SummarySql(conn)
     tally = Tally()
     changed = [

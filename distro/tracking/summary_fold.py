@@ -5,6 +5,10 @@ A message's rollup contribution is a function of its outcome alone (``contributi
 adding ``contribution(after) - contribution(before)`` for each message a batch touched keeps
 the rollups equal to a recount from scratch, whatever order the events came in. Per-event
 figures (opens and clicks per minute and per link, bounces per reason) are added per event.
+
+Events are read in their stored form (the ``detail`` column, keys named in
+``distro.tracking.detail``): new events as the store wrote them, older ones as read back by
+``distro.tracking.summary.rebuild``, so both fold the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +20,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from distro.models import EventType
+from distro.tracking.detail import (
+    BOUNCE_KIND,
+    CLICK_URL,
+    DESCRIPTION,
+    MACHINE,
+    MTA_RESPONSE,
+    REASON,
+    SMTP_STATUS,
+)
+from distro.tracking.event import BounceKind
 
 URL_WIDTH = 2000
 VALUE_WIDTH = 320
@@ -161,19 +175,20 @@ def _earliest(current: datetime | None, moment: datetime) -> datetime:
 
 
 def is_machine(detail: Mapping[str, Any]) -> bool:
-    return detail.get("machine") is True
+    return detail.get(MACHINE) is True
 
 
 def bounce_kind(detail: Mapping[str, Any]) -> str:
     """ "soft" only when the source says so: a bounce of unknown kind is taken as permanent."""
-    return "soft" if str(detail.get("bounce_type", "")).lower() == "soft" else "hard"
+    soft = str(detail.get(BOUNCE_KIND, "")).lower() == BounceKind.SOFT
+    return str(BounceKind.SOFT if soft else BounceKind.HARD)
 
 
 def reason_label(detail: Mapping[str, Any]) -> str:
     """A short reason to group bounces and failures by: the provider's category when it gives
     one, else its description, MTA response or status code, with addresses taken out so that
     the same refusal for different recipients reads the same."""
-    for key in ("reason", "description", "mta_response", "status"):
+    for key in (REASON, DESCRIPTION, MTA_RESPONSE, SMTP_STATUS):
         text = str(detail.get(key) or "").strip()
         if text:
             return _SPACES.sub(" ", _ADDRESS.sub("<address>", text))[:REASON_WIDTH]
@@ -182,7 +197,7 @@ def reason_label(detail: Mapping[str, Any]) -> str:
 
 def _detailed_reason(kind: str, detail: Mapping[str, Any]) -> str:
     label = reason_label(detail)
-    response = str(detail.get("mta_response") or "").strip()
+    response = str(detail.get(MTA_RESPONSE) or "").strip()
     described = f"{label} ({response})" if response and response != label else label
     return f"{kind} bounce: {described}" if kind else described
 
@@ -242,7 +257,7 @@ def _give_reason(o: Outcome, reason: str, at: datetime) -> None:
 
 
 def link_of(detail: Mapping[str, Any]) -> str:
-    return str(detail.get("url") or "")[:URL_WIDTH]
+    return str(detail.get(CLICK_URL) or "")[:URL_WIDTH]
 
 
 def minute_of(moment: datetime) -> datetime:
@@ -300,7 +315,7 @@ class Tally:
             key = (send, bounce_kind(detail), reason_label(detail))
             entry = self.bounces.setdefault(key, [0, ""])
             entry[0] += 1
-            example = str(detail.get("mta_response") or "")[:1000]
+            example = str(detail.get(MTA_RESPONSE) or "")[:1000]
             if example and (not entry[1] or example < entry[1]):
                 entry[1] = example  # the smallest: independent of arrival order
 

@@ -2,35 +2,34 @@
 
 Called by the event store (``distro.tracking.events``) in its transaction with the batch's new
 events: hard bounces, complaints and unsubscribes suppress at once, soft bounces once they reach
-the configured limit within the window; each suppression names the event that caused it.
+the configured limit within the window; each suppression names the event that caused it. This
+module only decides; the suppression list is written by its service
+(``distro.audience.suppression.add_suppressions``), as for staff and imports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from distro.audience.suppression import NewSuppression, add_suppressions
 from distro.config import SuppressionSettings
-from distro.models import Event, EventType, Suppression, SuppressionLog, SuppressionReason
+from distro.models import Event, EventType, SuppressionReason
+from distro.tracking.detail import BOUNCE_KIND
+from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope
 from distro.tracking.matching import Found, Refused, chunks
 
-if TYPE_CHECKING:  # the events module calls this one
-    from distro.tracking.events import NormalisedEvent
-
 EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
-SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[attr-defined]
-SUPPRESSION_LOG: Table = SuppressionLog.__table__  # type: ignore[attr-defined]
 _NOTE_WIDTH = 1000
 
 
 class _Cause(NamedTuple):
     """The event that puts an address on the suppression list, and why."""
 
-    reason: str
+    reason: SuppressionReason
     event_id: int
     event: NormalisedEvent
     why: str
@@ -41,17 +40,17 @@ def suppression_reason(event: NormalisedEvent) -> SuppressionReason | None:
 
     An unsubscribe from some beats only (``scope`` "beats", the preference centre) is not one.
     """
-    if event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "hard":
+    if event.type == EventType.BOUNCED and event.bounce_kind == BounceKind.HARD:
         return SuppressionReason.HARD_BOUNCE
     if event.type == EventType.COMPLAINED:
         return SuppressionReason.COMPLAINT
-    if event.type == EventType.UNSUBSCRIBED and event.detail.get("scope") != "beats":
+    if event.type == EventType.UNSUBSCRIBED and event.scope != OptOutScope.BEATS:
         return SuppressionReason.UNSUBSCRIBED
     return None
 
 
 def is_soft_bounce(event: NormalisedEvent) -> bool:
-    return event.type == EventType.BOUNCED and event.detail.get("bounce_type") == "soft"
+    return event.type == EventType.BOUNCED and event.bounce_kind == BounceKind.SOFT
 
 
 def stored_address(value: str) -> str:
@@ -80,8 +79,7 @@ def suppress(
             continue
         reason = suppression_reason(event)
         if reason is not None:
-            description = str(event.detail.get("description", ""))
-            causes.setdefault(address, _Cause(reason, event_id, event, description))
+            causes.setdefault(address, _Cause(reason, event_id, event, event.description))
         elif is_soft_bounce(event):
             soft[address] = (event_id, event)  # the latest one tips it over
     pending = sorted(set(soft) - set(causes))
@@ -92,7 +90,7 @@ def suppress(
             if count >= rules.soft_bounce_limit:
                 event_id, event = soft[address]
                 why = f"{count} soft bounces within {days} days"
-                description = str(event.detail.get("description", ""))
+                description = event.description
                 causes[address] = _Cause(
                     SuppressionReason.SOFT_BOUNCE,
                     event_id,
@@ -107,7 +105,7 @@ def _soft_bounce_counts(
     conn: Connection, addresses: list[str], since: datetime
 ) -> Iterator[tuple[str, int]]:
     e = EVENTS
-    bounce_type = e.c.detail["bounce_type"].as_string()
+    bounce_type = e.c.detail[BOUNCE_KIND].as_string()
     for chunk in chunks(addresses):
         query = (
             select(e.c.recipient, func.count())
@@ -115,7 +113,7 @@ def _soft_bounce_counts(
                 e.c.type == EventType.BOUNCED,
                 e.c.occurred_at >= since,
                 e.c.recipient.in_(chunk),
-                bounce_type == "soft",
+                bounce_type == str(BounceKind.SOFT),
             )
             .group_by(e.c.recipient)
         )
@@ -126,45 +124,20 @@ def _soft_bounce_counts(
 def _add_suppressions(
     conn: Connection, provider: str, causes: dict[str, _Cause], now: datetime
 ) -> None:
-    rows = [
-        {
-            "email": address,
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": cause.why[:_NOTE_WIDTH],
-            "event_id": cause.event_id,
-            "created_at": now,
-        }
+    entries = [
+        NewSuppression(
+            address,
+            cause.reason,
+            source=f"{provider} {cause.event.type} event"[:200],
+            note=cause.why[:_NOTE_WIDTH],
+            log_note=_log_note(cause),
+            event_id=cause.event_id,
+        )
         for address, cause in sorted(causes.items())
     ]
-    statement = (
-        _insert(conn, SUPPRESSIONS)
-        .on_conflict_do_nothing(index_elements=["email"])
-        .returning(SUPPRESSIONS.c.email)
-    )
-    added = set(conn.execute(statement, rows).scalars())
-    log = [
-        {
-            "email": address,
-            "action": "added",
-            "reason": str(cause.reason),
-            "source": f"{provider} {cause.event.type} event"[:200],
-            "note": _log_note(cause),
-            "forced": False,
-            "at": now,
-        }
-        for address, cause in sorted(causes.items())
-        if address in added  # logged only when this event added it
-    ]
-    if log:
-        conn.execute(SUPPRESSION_LOG.insert(), log)
+    add_suppressions(conn, entries, now)
 
 
 def _log_note(cause: _Cause) -> str:
     note = f"event {cause.event_id} ({cause.event.provider_event_id})"
     return note + (f": {cause.why[:_NOTE_WIDTH]}" if cause.why else "")
-
-
-def _insert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)

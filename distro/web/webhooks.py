@@ -20,7 +20,6 @@ from starlette.concurrency import run_in_threadpool
 from distro.errors import WebhookPayloadError
 from distro.tracking.events import store_events
 from distro.tracking.inbound import WebhookAuthError, WebhookSource, WebhookUnavailable
-from distro.tracking.rewrite import target_of
 from distro.web.context import AppContext, ContextDep
 
 log = logging.getLogger(__name__)
@@ -65,13 +64,6 @@ def handle(
         return JSONResponse({"error": "cannot verify now, retry later"}, status_code=503)
     for reason in received.skipped:
         log.warning("webhook %s from %s: skipped %s", wire_format, received.provider, reason)
-    base_url = context.settings.server.base_url
-    for event in received.events:
-        # A provider that saw a click on one of our rewritten links reports our redirect URL;
-        # reports and outgoing webhooks want the page the journalist went to.
-        url = event.detail.get("url")
-        if isinstance(url, str):
-            event.detail["url"] = target_of(url, base_url)
     try:
         stored = store_events(
             context.engine, received.provider, received.events, rules=context.settings.suppression
