@@ -28,6 +28,10 @@ import httpx
 from rich.console import Console
 from typer.testing import CliRunner
 
+import distro.cli
+from distro import keyfile
+from distro.cli import output
+
 DISTRO = str(Path(sys.executable).parent / "distro")
 
 
@@ -52,8 +56,6 @@ def run(
     removed and ``env`` applied (None removes a variable); ``stdin`` is what the command reads.
     The result has the shape ``subprocess.run`` gives, so a test reads it the same way
     whichever runner it uses."""
-    import distro.cli  # the command tree is built once per test process, on first use
-
     command = ["distro", *args]
     overrides: dict[str, str | None] = {k: None for k in os.environ if k.startswith("DISTRO_")}
     overrides.update(env or {})
@@ -113,9 +115,6 @@ def _as_a_fresh_process(cwd: Path, argv: list[str]) -> Iterator[None]:
     which does nothing once pytest has added its own), Typer's exception hook, the keyfile's
     "warned once" memory, and the Rich consoles' size and colour, which a console reads from
     the environment when it is made."""
-    from distro import keyfile
-    from distro.cli import output
-
     previous_dir = Path.cwd()
     previous_argv = sys.argv
     previous_hook = sys.excepthook
