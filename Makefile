@@ -1,10 +1,14 @@
 # The two commands a new user needs are `make run` and `make test`; both build .venv first.
+# `make check` is the quick one to run while working: lint and the tests not marked slow.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test browser demo lint bench clean
+.PHONY: install run test check browser demo lint bench clean
+
+# The suite runs on every core (pytest-xdist); PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
 
 # Rebuilt when missing, when pyproject.toml changed, or when the interpreter it points at is gone.
 $(STAMP): pyproject.toml
@@ -19,11 +23,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/distro serve --with-samples
 
-test: $(STAMP) browser
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/pytest
+# Lint first: it takes seconds and fails fastest.
+test: lint browser
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+# Browser, real-process, PostgreSQL and benchmark-like tests are marked slow (tests/slow_marks.py).
+check: lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 # The browser tests drive Debian's chromium (or DISTRO_TEST_CHROMIUM). As root, install it when
 # missing (apt-get update first only if the install fails without it); elsewhere say so once:

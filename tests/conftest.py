@@ -18,8 +18,9 @@ from distro.db import make_engine, upgrade
 from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 
-# Chromium fixtures and layout helpers for browser tests (see that module).
-pytest_plugins = ("tests.browser_support",)
+# Chromium fixtures and layout helpers for browser tests, and which tests are slow (see those
+# modules).
+pytest_plugins = ("tests.browser_support", "tests.slow_marks")
 
 PG_ADMIN_URL = os.environ.get("DISTRO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

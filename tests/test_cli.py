@@ -1,5 +1,6 @@
-"""The CLI as a user runs it: the installed ``distro`` script in a subprocess, in a scratch
-working directory, with a controlled environment."""
+"""The CLI as a user runs it, in a scratch working directory, with a controlled environment: in
+this process (tests/cli_support.py's ``run``), and through the installed ``distro`` script where
+the entry point itself is what is tested."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +26,8 @@ from distro.db import head_revision, make_engine, open_database, upgrade
 from distro.models import Send
 from distro.releases.lifecycle import approve
 from distro.releases.service import create_sample_release
+from tests.cli_support import DISTRO, clean_env, run
 
-DISTRO = Path(sys.executable).parent / "distro"
 REPORT_KEYS = {
     "send_id",
     "recipients",
@@ -44,26 +44,31 @@ REPORT_KEYS = {
 
 
 def run_distro(
-    cwd: Path, *args: str, env: dict[str, str] | None = None, columns: int = 80
+    cwd: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    columns: int = 80,
+    process: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``distro ARGS`` in ``cwd`` with no DISTRO_* variables but those in ``env``.
+    """Run ``distro ARGS`` in ``cwd`` with no DISTRO_* variables but those in ``env``: in this
+    process, or with ``process`` as the installed console script in a process of its own.
 
     Output is plain (no colour) and ``columns`` wide: 80, the usual terminal, unless a test needs
     wide help tables that are not folded.
     """
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DISTRO_")}
-    environ.pop("FORCE_COLOR", None)
-    environ.update({"COLUMNS": str(columns), "NO_COLOR": "1", "TERM": "dumb"})
-    environ.update(env or {})
-    return subprocess.run(
-        [str(DISTRO), *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    plain = {"COLUMNS": str(columns), "NO_COLOR": "1", "TERM": "dumb", **(env or {})}
+    if process:
+        environ = {k: v for k, v in clean_env(**plain).items() if k != "FORCE_COLOR"}
+        return subprocess.run(
+            [DISTRO, *args],
+            cwd=cwd,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    return run(cwd, *args, env={"FORCE_COLOR": None, **plain})
 
 
 def succeeded(result: subprocess.CompletedProcess[str]) -> str:
@@ -119,7 +124,8 @@ def test_every_command_and_option_has_help(command: Command) -> None:
 
 
 def test_distro_help_lists_the_commands(tmp_path: Path) -> None:
-    out = succeeded(run_distro(tmp_path, "--help", columns=200))
+    # Through the console script: the entry point itself is what a user runs.
+    out = succeeded(run_distro(tmp_path, "--help", columns=200, process=True))
     for name in ("init", "serve", "report", "contacts", "lists", "release", "send", "--config"):
         assert name in out
 
@@ -148,6 +154,7 @@ class BadSetup:
     config_toml: str | None = None
     env: dict[str, str] | None = None
     database_bytes: bytes | None = None
+    process: bool = False  # through the console script: main's one line and exit status
 
 
 BAD_SETUPS = [
@@ -167,7 +174,7 @@ BAD_SETUPS = [
         BadSetup(("--config", "missing.toml", "contacts", "list"), "missing.toml"),
         id="missing-config-file",
     ),
-    pytest.param(BadSetup(("report", "1"), "distro init"), id="missing-database"),
+    pytest.param(BadSetup(("report", "1"), "distro init", process=True), id="missing-database"),
     pytest.param(
         BadSetup(("contacts", "list"), "distro.db", database_bytes=os.urandom(8192)),
         id="corrupt-database",
@@ -181,7 +188,7 @@ def test_bad_setup_is_one_line_without_traceback(tmp_path: Path, setup: BadSetup
         (tmp_path / "config.toml").write_text(setup.config_toml, encoding="utf-8")
     if setup.database_bytes is not None:
         (tmp_path / "distro.db").write_bytes(setup.database_bytes)
-    line = one_line_error(run_distro(tmp_path, *setup.args, env=setup.env))
+    line = one_line_error(run_distro(tmp_path, *setup.args, env=setup.env, process=setup.process))
     assert setup.names in line
 
 

@@ -23,7 +23,7 @@ from distro.errors import NotFoundError, ValidationError
 from distro.models import Contact, ListMember
 from distro.models.types import utcnow
 from distro.sending.schedule import Audience, schedule_send
-from tests.cli_support import DISTRO, clean_env, run, run_json
+from tests.cli_support import run, run_json
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release
 
@@ -205,16 +205,7 @@ def test_cli_add_show_remove(workspace: Path) -> None:
 
 def test_cli_delete_needs_yes_and_keeps_contacts(workspace: Path) -> None:
     run_json(workspace, "lists", "add", "press", "ana@harbor.example", "ben@wire.example", "--json")
-    unconfirmed = subprocess.run(
-        [DISTRO, "lists", "delete", "press"],
-        cwd=workspace,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    unconfirmed = run(workspace, "lists", "delete", "press")  # stdin is not a terminal
     assert "--yes" in one_line_error(unconfirmed)
     assert run_json(workspace, "lists", "show", "press", "--json")["count"] == 2
 

@@ -18,6 +18,7 @@ from tests.cli_support import (
     free_port,
     run,
     run_json,
+    run_process,
     start,
     stop,
     wait_http,
@@ -100,7 +101,7 @@ def test_worker_exits_when_idle_against_a_standalone_sandbox(
         "approved"
     )
     send = run_json(tmp_path, "send", "schedule", str(release["id"]), "--list", "l", "--json")
-    worker = run(tmp_path, "worker", "--exit-when-idle", timeout=120)
+    worker = run_process(tmp_path, "worker", "--exit-when-idle", timeout=120)
     assert worker.returncode == 0, worker.stderr
     report = run_json(tmp_path, "report", str(send["send_id"]), "--format", "json")
     assert report["sent"] == SAMPLE_RECIPIENTS

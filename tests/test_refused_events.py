@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,7 +30,7 @@ from distro.sandbox.postmark_api import TOKEN_HEADER
 from distro.tracking.event import NormalisedEvent
 from distro.tracking.events import store_events
 from distro.tracking.refused import list_refused
-from tests.cli_support import DISTRO, clean_env
+from tests.cli_support import run
 from tests.conftest import LiveDistro
 from tests.factories import messages_of
 from tests.test_webhooks import fired_send
@@ -58,12 +59,10 @@ ATTACKER = "complaint@attacker.example"
 
 def cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``distro ARGS`` as staff run it, on the database of the test."""
-    return subprocess.run(
-        [DISTRO, *args],
-        env=clean_env(DISTRO_DATABASE__URL=database_url, COLUMNS="200", NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=60,
+    return run(
+        Path.cwd(),
+        *args,
+        env={"DISTRO_DATABASE__URL": database_url, "COLUMNS": "200", "NO_COLOR": "1"},
     )
 
 

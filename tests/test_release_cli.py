@@ -1,5 +1,6 @@
-"""`distro release ...` and `distro send test` as a user runs them: the installed console script
-in a subprocess, in a fresh working directory, with a clean environment."""
+"""`distro release ...` and `distro send test` as a user runs them: in a fresh working directory,
+with a clean environment (tests/cli_support.py's ``run``); the sandbox they send to is the real
+console script running in the background."""
 
 from __future__ import annotations
 

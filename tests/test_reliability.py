@@ -30,7 +30,7 @@ from distro.models import Message, MessageStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.sending.queue import SENDS
 from distro.sending.schedule import Audience, schedule_send
-from tests.cli_support import DISTRO, clean_env, free_port, run, wait_http
+from tests.cli_support import DISTRO, clean_env, free_port, run_process, wait_http
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
 from tests.waiting import wait_until
@@ -63,7 +63,7 @@ class Rig:
 
     def finish(self, timeout: float = 180) -> None:
         """Run one last worker until nothing is left to do."""
-        done = run(self.folder, "worker", "--exit-when-idle", timeout=timeout)
+        done = run_process(self.folder, "worker", "--exit-when-idle", timeout=timeout)
         assert done.returncode == 0, done.stderr
 
     def accepted(self) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""`distro report` and `distro sends` as a user runs them: the installed script in a subprocess,
+"""`distro report` and `distro sends` as a user runs them (tests/cli_support.py's ``run``),
 on the known send of tests/test_reports.py, in every format."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from distro.db import make_engine, upgrade
-from tests.cli_support import DISTRO, clean_env, run
+from tests.cli_support import run
 from tests.test_cli import REPORT_KEYS
 from tests.test_reports import PEOPLE, Scenario, build_scenario, known_sends_in
 
@@ -40,14 +40,7 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
 
 def wide(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``distro ARGS`` on a wide terminal without colours, as a person would read it."""
-    return subprocess.run(
-        [DISTRO, *args],
-        cwd=folder,
-        env=clean_env(COLUMNS="160", NO_COLOR="1"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run(folder, *args, env={"COLUMNS": "160", "NO_COLOR": "1"})
 
 
 def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
@@ -293,14 +286,13 @@ def test_report_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
         scenario = build_scenario(engine)
     finally:
         engine.dispose()
-    env = clean_env(DISTRO_DATABASE__URL=postgres_url)
-    done = subprocess.run(
-        [DISTRO, "report", str(scenario.send_id), "--format", "json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    done = run(
+        tmp_path,
+        "report",
+        str(scenario.send_id),
+        "--format",
+        "json",
+        env={"DISTRO_DATABASE__URL": postgres_url},
     )
     report = json.loads(ok(done))
     assert (report["recipients"], report["sent"], report["delivered"], report["bounced"]) == (

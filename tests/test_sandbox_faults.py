@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from distro.sandbox import FaultOptions, SandboxOptions, create_sandbox_app
 from distro.sandbox.fault_middleware import ConnectionDropped, drop_connection
 from distro.sandbox.faults import Fault, FaultInjector
 from distro.web.server import ServerThread, bind_socket
-from tests.cli_support import DISTRO, clean_env
+from tests.cli_support import run
 from tests.sandbox_support import (
     TOKEN,
     LiveSandbox,
@@ -298,14 +297,8 @@ def test_no_faults_configured_means_none_injected() -> None:
 
 
 def test_cli_help_lists_the_fault_flags(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [DISTRO, "sandbox", "--help"],
-        cwd=tmp_path,
-        env=clean_env(COLUMNS="200", NO_COLOR="1", TERM="dumb"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run(
+        tmp_path, "sandbox", "--help", env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     )
     assert done.returncode == 0, done.stderr
     for flag in (

@@ -1,6 +1,6 @@
 """Staff control of a send: pause, resume, cancel, retry-failed and resolve, on SQLite and
 PostgreSQL; first the domain transitions and their refusals, then the commands as a user runs
-them (the installed ``distro`` script in a subprocess)."""
+them (tests/cli_support.py's ``run``)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from distro.reports import build_report
 from distro.sending import control, queue
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.schedule import Audience, schedule_send
-from tests.cli_support import DISTRO, clean_env
+from tests.cli_support import run
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of, suppress
 
@@ -543,15 +543,7 @@ def test_resolve_refuses_a_message_it_cannot_resolve(
 
 
 def distro(cwd: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DISTRO, *args],
-        cwd=cwd,
-        env=clean_env(DISTRO_DATABASE__URL=url, NO_COLOR="1", COLUMNS="200"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run(cwd, *args, env={"DISTRO_DATABASE__URL": url, "NO_COLOR": "1", "COLUMNS": "200"})
 
 
 def ok_json(done: subprocess.CompletedProcess[str]) -> Any:

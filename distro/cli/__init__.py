@@ -52,6 +52,7 @@ def root(
 ) -> None:
     """Press-release distribution: embargo-safe sends to journalists, tracked per recipient."""
     ctx.obj = CliState(config_path=config)
+    ctx.call_on_close(ctx.obj.close)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -42,6 +42,14 @@ class CliState:
             self._engine = open_database(self.settings.database.url)
         return self._engine
 
+    def close(self) -> None:
+        """Close the database's connections once the command is done. A process about to exit
+        needs no such care, but a command run again in the same process (the tests run most
+        commands in theirs) must not leave connections open behind it."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
 
 def state(ctx: typer.Context) -> CliState:
     root = ctx.find_root()
