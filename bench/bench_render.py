@@ -1,9 +1,10 @@
 """Benchmark: personalised messages rendered per second (HTML + text + headers), one core.
 
 Composes N distinct recipients of a realistic release (the bundled sample, plus a long release
-imported from the shared samples when present) exactly as the sender does: per-recipient values,
-two signed links, the fast-path fill of subject, HTML and text, and the unsubscribe headers.
-Also prints the full per-recipient render (the fallback path) for comparison, in the same run.
+imported from the shared samples' copy in tests/fixtures/releases) exactly as the sender does:
+per-recipient values, two signed links, the fast-path fill of subject, HTML and text, and the
+unsubscribe headers. Also prints the full per-recipient render (the fallback path) for
+comparison, in the same run.
 
     .venv/bin/python bench/bench_render.py [--messages 20000] [--runs 5]
 """
@@ -23,7 +24,8 @@ from distro.rendering import make_environment
 from distro.sending.compose import Composer
 from distro.tracking.links import LinkSigner
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "samples" / "releases"
+# The shared samples' long release, copied beside the tests so the bench needs no ../shared.
+LONG_RELEASES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "releases"
 
 
 def releases() -> list[tuple[str, Release]]:
@@ -33,7 +35,7 @@ def releases() -> list[tuple[str, Release]]:
             Release(id=1, slug="sample", **release_fields_from_toml(SAMPLES / "release.toml")),
         )
     ]
-    long_one = sorted(SHARED.glob("002_*.txt")) if SHARED.is_dir() else []
+    long_one = sorted(LONG_RELEASES.glob("002_*.txt"))
     if long_one:
         parsed = parse_release(long_one[0].read_text(encoding="utf-8"))
         found.append(
