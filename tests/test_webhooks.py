@@ -31,7 +31,7 @@ from distro.models.types import utcnow
 from distro.providers import sandbox_webhook_password
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.sending.expand import fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking import summary
 from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
 from distro.tracking.events import store_events
