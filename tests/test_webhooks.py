@@ -16,7 +16,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 from typing_extensions import Unpack
 
-from distro.config import SandboxProvider, SuppressionSettings, load_settings
+from distro.config import load_settings
+from distro.config_providers import SandboxProvider
+from distro.config_sections import SuppressionSettings
 from distro.errors import ConfigError
 from distro.models import (
     Event,

@@ -16,7 +16,7 @@ import typer
 from distro.cli.output import console, print_json
 from distro.cli.report_view import print_report
 from distro.cli.state import state
-from distro.config import SandboxProvider
+from distro.config_providers import SandboxProvider
 from distro.db import display_url, init_database, open_database
 from distro.errors import ConfigError, DistroError
 
