@@ -45,7 +45,7 @@ from distro.models import (
 from distro.reports import build_report
 from distro.reports.html import render_report
 from distro.sending.expand import fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.detail import stored_detail
 from distro.tracking.event import NormalisedEvent
 from distro.tracking.summary import StoredEvent, rebuild, record_outcomes

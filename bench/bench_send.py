@@ -40,7 +40,7 @@ from distro.models.types import utcnow
 from distro.providers.base import OutboundEmail
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkSigner
 
 TOKEN = "bench-server-token"  # noqa: S105 - the local sandbox's token, guards nothing

@@ -37,7 +37,7 @@ from distro.models import Event, Message, MessageStatus
 from distro.models.types import utcnow
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.sending.expand import fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking import signatures
 
 SECRET = secrets.token_urlsafe(32)

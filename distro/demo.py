@@ -24,10 +24,10 @@ from distro.models.types import utcnow
 from distro.releases.lifecycle import approve
 from distro.releases.service import SAMPLES, create_sample_release
 from distro.reports import SendReport, build_report
-from distro.runtime import Worker
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
+from distro.worker import Worker
 
 SAMPLE_CONTACTS = SAMPLES / "contacts.csv"
 SAMPLE_LIST = "sample-journalists"

@@ -11,7 +11,7 @@ from distro.models.types import utcnow
 from distro.rendering import make_environment
 from distro.sending.engine import ProviderPool, Sender
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkSigner
 from tests.factories import add_release
 

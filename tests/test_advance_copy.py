@@ -34,7 +34,7 @@ from distro.reports import build_report, csv_out
 from distro.reports.recipients import iter_recipients
 from distro.sending.expand import LEFT_OUT_REASON, FireOutcome, fire_send
 from distro.sending.forecast import AudienceForecast, summarise_sends
-from distro.sending.schedule import Audience, ScheduledSend, SendRequest, schedule
+from distro.sending.scheduling import Audience, ScheduledSend, SendRequest, schedule
 from distro.sending.withdraw import withdraw_release
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of, suppress

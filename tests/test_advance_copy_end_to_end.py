@@ -13,9 +13,9 @@ from distro.models import SendStatus
 from distro.models.types import utcnow
 from distro.releases import workflow
 from distro.reports import build_report
-from distro.runtime import Worker
 from distro.sending.forecast import AudienceForecast, summarise_sends
-from distro.sending.schedule import Audience, SendRequest, schedule
+from distro.sending.scheduling import Audience, SendRequest, schedule
+from distro.worker import Worker
 from tests.conftest import LiveDistro
 from tests.test_advance_copy import TRUSTED_TAG, embargoed_release, newsroom
 from tests.test_tracking_end_to_end import inbox_counts

@@ -26,7 +26,7 @@ from distro.reports import build_report
 from distro.reports.csv_out import report_rows, write_report
 from distro.reports.html import render_report
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, SendRequest, schedule, schedule_send
+from distro.sending.scheduling import Audience, SendRequest, schedule, schedule_send
 from distro.tracking.event import NormalisedEvent, OptOutScope
 from distro.tracking.events import store_events
 from tests.cli_support import run

@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from distro.config import (
-    DEFAULT_CONFIG_FILE,
-    PostmarkProvider,
-    SandboxProvider,
-    SendingSettings,
-    ServerSettings,
-    config_path,
-    load_settings,
-)
+from distro.config import DEFAULT_CONFIG_FILE, config_path, load_settings
+from distro.config_providers import PostmarkProvider, SandboxProvider
+from distro.config_sections import SendingSettings, ServerSettings
 from distro.db import sqlite_file
 from distro.errors import ConfigError
 

@@ -34,7 +34,7 @@ from distro.releases.lifecycle import edit_release
 from distro.rendering import make_environment
 from distro.sending.engine import ProviderPool, Sender
 from distro.sending.expand import fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkSigner
 from tests.conftest import make_settings
 from tests.factories import add_release

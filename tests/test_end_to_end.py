@@ -1,6 +1,6 @@
 """One real send across every stage, over loopback HTTP, on SQLite and PostgreSQL:
 schedule -> APScheduler fires it -> audience expanded -> leased batches rendered -> Postmark
-adapter -> sandbox -> Postmark webhooks -> events -> report; then the scheduler's view of moved
+adapter -> sandbox -> Postmark webhooks -> events -> report; then the send timers' view of moved
 and cancelled sends."""
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from sqlmodel import Session
 from distro.models import Send, SendStatus
 from distro.models.types import utcnow
 from distro.reports import SendReport, build_report
-from distro.runtime import Worker
-from distro.scheduler import JOB_PREFIX
-from distro.sending.schedule import Audience, schedule_send
+from distro.send_timers import JOB_PREFIX
+from distro.sending.scheduling import Audience, schedule_send
+from distro.worker import Worker
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release
 from tests.waiting import wait_until
@@ -85,7 +85,7 @@ def test_scheduled_send_reaches_everyone_exactly_once(live: LiveDistro, worker: 
         now=utcnow(),
     )
     assert send.id is not None
-    # Fired by the scheduler on its own, at its moment: a send that fired late or never would
+    # Fired by the send timers on their own, at its moment: a send that fired late or never would
     # miss this deadline. How soon after its moment the first message goes out is a figure
     # (bench/bench_send.py prints it), not something to assert on a shared machine.
     wait_until(settled(engine, send.id), waiting_for="the scheduled send to be delivered")
@@ -137,7 +137,7 @@ class JobRuns:
         self.lock = threading.Lock()
         self.submitted: Counter[str] = Counter()
         self.finished: Counter[str] = Counter()
-        worker.scheduler.scheduler.add_listener(
+        worker.timers.apscheduler.add_listener(
             self.note, EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
         )
 
@@ -152,10 +152,10 @@ class JobRuns:
 
 
 def has_job(worker: Worker, send_id: int) -> bool:
-    return worker.scheduler.scheduler.get_job(f"{JOB_PREFIX}{send_id}") is not None
+    return worker.timers.apscheduler.get_job(f"{JOB_PREFIX}{send_id}") is not None
 
 
-def test_scheduler_follows_moved_and_cancelled_sends(live: LiveDistro, worker: Worker) -> None:
+def test_send_timers_follow_moved_and_cancelled_sends(live: LiveDistro, worker: Worker) -> None:
     engine = live.engine
     runs = JobRuns(worker)
     add_contacts(engine, 3)
@@ -184,7 +184,7 @@ def test_scheduler_follows_moved_and_cancelled_sends(live: LiveDistro, worker: W
     assert cancelled_id is not None
     wait_until(
         lambda: has_job(worker, moved_id) and has_job(worker, cancelled_id),
-        waiting_for="both sends to be known to the scheduler",
+        waiting_for="both sends to be known to the send timers",
     )
     soon = utcnow() + timedelta(seconds=1)
     with engine.begin() as conn:

@@ -22,7 +22,7 @@ from distro.audience.lists import (
 from distro.errors import NotFoundError, ValidationError
 from distro.models import Contact, ListMember
 from distro.models.types import utcnow
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from tests.cli_support import run, run_json
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release

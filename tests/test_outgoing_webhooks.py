@@ -41,11 +41,11 @@ from distro.outgoing.endpoints import (
 from distro.outgoing.post import Attempt
 from distro.outgoing.signing import signature_header, verify_signature
 from distro.outgoing.vault import new_secret, seal, unseal
-from distro.runtime import Worker
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.event import BounceKind, NormalisedEvent, Said
 from distro.tracking.events import store_events
+from distro.worker import Worker
 from tests.cli_support import free_port
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of

@@ -26,7 +26,7 @@ from distro.models import (
 )
 from distro.models.types import utcnow
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkPurpose, LinkSigner
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release, messages_of

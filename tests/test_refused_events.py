@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, update
 
-from distro.config import SandboxProvider
+from distro.config_providers import SandboxProvider
 from distro.models import EventType, MessageStatus
 from distro.models.types import utcnow
 from distro.outgoing.batches import matching_events

@@ -23,7 +23,7 @@ from distro.releases.datelines import STALE_DATELINE_DAYS, stale_dateline
 from distro.releases.import_service import import_release
 from distro.releases.importer import parse_release
 from distro.releases.service import create_release
-from distro.sending.schedule import Audience, SendRequest, schedule
+from distro.sending.scheduling import Audience, SendRequest, schedule
 from tests.cli_support import run, run_json
 from tests.conftest import make_settings
 from tests.factories import add_contacts

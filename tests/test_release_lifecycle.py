@@ -14,7 +14,7 @@ from distro.models import ContactTag, Release, ReleaseStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.releases import lifecycle
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.sending.withdraw import withdraw_release
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of

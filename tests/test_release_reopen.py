@@ -23,7 +23,7 @@ from distro.moments import show_moment
 from distro.releases import lifecycle, workflow
 from distro.sending import control
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.sending.withdraw import withdraw_release
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release, messages_of

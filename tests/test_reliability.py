@@ -29,7 +29,7 @@ from distro.db import init_database, make_engine
 from distro.models import Message, MessageStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.sending.queue import SENDS
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from tests.cli_support import DISTRO, clean_env, free_port, run_process, wait_http
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of

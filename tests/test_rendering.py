@@ -26,7 +26,7 @@ from distro.models import Contact, Release, ReleaseStatus, Send
 from distro.providers.mime import to_mime
 from distro.rendering import PreparedRelease, RenderedEmail, email_inliner, make_environment
 from distro.sending.compose import Composer
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkPurpose, LinkSigner
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release

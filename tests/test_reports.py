@@ -31,11 +31,11 @@ from distro.models import (
 from distro.reports import build_report, prepare_report, sends_to_prepare
 from distro.reports.listing import list_sends
 from distro.reports.recipients import iter_recipients
-from distro.runtime import Worker
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.event import BounceKind, NormalisedEvent, Said
 from distro.tracking.events import store_events
+from distro.worker import Worker
 from tests.conftest import make_settings
 from tests.factories import add_release
 

@@ -17,9 +17,9 @@ from sqlmodel import Session, col
 from distro.models import Event, EventType, SendStatus
 from distro.models.types import utcnow
 from distro.reports import build_report
-from distro.runtime import Worker
 from distro.sandbox.inert import inert_html, inert_text
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
+from distro.worker import Worker
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release
 from tests.waiting import wait_until

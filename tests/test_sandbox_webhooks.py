@@ -29,6 +29,7 @@ from distro.sandbox.outcomes import choose_outcome, first_link
 from distro.sandbox.store import StoredMessage
 from distro.sandbox.webhooks import WebhookDispatcher
 from distro.tracking import signatures as sig
+from distro.tracking import sns_signatures as sns_sig
 from distro.web.server import ServerThread, bind_socket
 
 HOOK_USER = "hooks"
@@ -158,14 +159,14 @@ class Receiver:
         cert_url = envelope["SigningCertURL"]
         if envelope["TopicArn"] != self.keys["ses"]["topic_arn"]:
             raise PermissionError("topic")
-        if not sig.is_trusted_sns_cert_url(
+        if not sns_sig.is_trusted_sns_cert_url(
             cert_url, trusted=[self.keys["ses"]["signing_cert_url"]]
         ):
             raise PermissionError("cert url")
         if cert_url not in self.sns_certs:
             async with httpx.AsyncClient() as client:
                 self.sns_certs[cert_url] = (await client.get(cert_url)).text
-        if not sig.verify_sns(envelope, self.sns_certs[cert_url]):
+        if not sns_sig.verify_sns(envelope, self.sns_certs[cert_url]):
             raise PermissionError("sns")
         assert request.headers["x-amz-sns-message-type"] == envelope["Type"] == "Notification"
         event = json.loads(envelope["Message"])

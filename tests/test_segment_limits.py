@@ -18,7 +18,7 @@ from distro.audience.segment_limits import MAX_CONDITIONS, MAX_DEPTH, MAX_EXPRES
 from distro.audience.segment_parser import parse
 from distro.audience.segments import SegmentError, count_matching
 from distro.models import Contact
-from distro.sending.schedule import Audience
+from distro.sending.scheduling import Audience
 from tests.cli_support import run
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -26,7 +26,7 @@ from distro.providers.base import SendResult
 from distro.reports import build_report
 from distro.sending import control, queue
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from tests.cli_support import run
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of, suppress

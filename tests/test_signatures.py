@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from distro.tracking import signatures as sig
+from distro.tracking import sns_signatures as sns_sig
 
 NOW = 1_700_000_000.0
 BODY = b'[{"email":"jo@news.example","event":"delivered"}]'
@@ -80,7 +81,7 @@ def test_sendgrid_rejects_malformed_input(
 
 
 def test_sendgrid_rejects_a_key_that_is_not_ecdsa() -> None:
-    rsa_pem = sig.generate_sns_key()
+    rsa_pem = sns_sig.generate_sns_key()
     with pytest.raises(ValueError, match="P-256"):
         sig.load_sendgrid_private_key(rsa_pem)
 
@@ -248,12 +249,12 @@ def notification(**fields: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sns_key() -> str:
-    return sig.generate_sns_key()
+    return sns_sig.generate_sns_key()
 
 
 @pytest.fixture(scope="module")
 def sns_cert(sns_key: str) -> str:
-    return sig.self_signed_certificate(sns_key)
+    return sns_sig.self_signed_certificate(sns_key)
 
 
 def test_sns_string_to_sign_for_a_notification() -> None:
@@ -265,9 +266,9 @@ def test_sns_string_to_sign_for_a_notification() -> None:
         f"TopicArn\n{TOPIC}\n"
         "Type\nNotification\n"
     )
-    assert sig.sns_string_to_sign(notification(Subject="My subject")) == expected.encode()
+    assert sns_sig.sns_string_to_sign(notification(Subject="My subject")) == expected.encode()
     without_subject = expected.replace("Subject\nMy subject\n", "")
-    assert sig.sns_string_to_sign(notification()) == without_subject.encode()
+    assert sns_sig.sns_string_to_sign(notification()) == without_subject.encode()
 
 
 def test_sns_string_to_sign_for_a_subscription_confirmation() -> None:
@@ -290,7 +291,7 @@ def test_sns_string_to_sign_for_a_subscription_confirmation() -> None:
         f"TopicArn\n{TOPIC}\n"
         "Type\nSubscriptionConfirmation\n"
     )
-    assert sig.sns_string_to_sign(message) == expected.encode()
+    assert sns_sig.sns_string_to_sign(message) == expected.encode()
 
 
 @pytest.mark.parametrize(
@@ -303,7 +304,7 @@ def test_sns_string_to_sign_for_a_subscription_confirmation() -> None:
 )
 def test_sns_string_to_sign_refuses_malformed_messages(message: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="SNS"):
-        sig.sns_string_to_sign(message)
+        sns_sig.sns_string_to_sign(message)
 
 
 @pytest.mark.parametrize("version", ["1", "2"])
@@ -311,19 +312,19 @@ def test_sns_signature_verifies_with_the_certificate(
     sns_key: str, sns_cert: str, version: str
 ) -> None:
     message = notification(SignatureVersion=version)
-    message["Signature"] = sig.sign_sns(message, sns_key, version)
-    assert sig.verify_sns(message, sns_cert)
-    assert sig.verify_sns(message, sns_cert.encode())
+    message["Signature"] = sns_sig.sign_sns(message, sns_key, version)
+    assert sns_sig.verify_sns(message, sns_cert)
+    assert sns_sig.verify_sns(message, sns_cert.encode())
 
 
 def test_sns_rejects_tampering_wrong_key_and_version_mismatch(sns_key: str, sns_cert: str) -> None:
     message = notification()
-    message["Signature"] = sig.sign_sns(message, sns_key, "1")
-    other_cert = sig.self_signed_certificate(sig.generate_sns_key())
-    assert not sig.verify_sns({**message, "Message": "tampered"}, sns_cert)
-    assert not sig.verify_sns({**message, "Subject": "added"}, sns_cert)
-    assert not sig.verify_sns(message, other_cert)
-    assert not sig.verify_sns({**message, "SignatureVersion": "2"}, sns_cert)
+    message["Signature"] = sns_sig.sign_sns(message, sns_key, "1")
+    other_cert = sns_sig.self_signed_certificate(sns_sig.generate_sns_key())
+    assert not sns_sig.verify_sns({**message, "Message": "tampered"}, sns_cert)
+    assert not sns_sig.verify_sns({**message, "Subject": "added"}, sns_cert)
+    assert not sns_sig.verify_sns(message, other_cert)
+    assert not sns_sig.verify_sns({**message, "SignatureVersion": "2"}, sns_cert)
 
 
 @pytest.mark.parametrize(
@@ -340,18 +341,18 @@ def test_sns_rejects_malformed_messages(
     sns_key: str, sns_cert: str, fields: dict[str, str], certificate: str | None
 ) -> None:
     message = notification()
-    message["Signature"] = sig.sign_sns(message, sns_key, "1")
+    message["Signature"] = sns_sig.sign_sns(message, sns_key, "1")
     message.update(fields)
-    assert not sig.verify_sns(message, certificate or sns_cert)
+    assert not sns_sig.verify_sns(message, certificate or sns_cert)
 
 
 def test_sns_rejects_a_message_without_a_signature(sns_cert: str) -> None:
-    assert not sig.verify_sns(notification(), sns_cert)
+    assert not sns_sig.verify_sns(notification(), sns_cert)
 
 
 def test_sns_refuses_to_sign_an_unknown_version(sns_key: str) -> None:
     with pytest.raises(ValueError, match="SignatureVersion"):
-        sig.sign_sns(notification(), sns_key, "3")
+        sns_sig.sign_sns(notification(), sns_key, "3")
 
 
 def test_self_signed_certificate_holds_the_key(sns_key: str, sns_cert: str) -> None:
@@ -370,7 +371,7 @@ def test_self_signed_certificate_holds_the_key(sns_key: str, sns_cert: str) -> N
     ],
 )
 def test_sns_cert_urls_on_aws_are_trusted(url: str) -> None:
-    assert sig.is_trusted_sns_cert_url(url)
+    assert sns_sig.is_trusted_sns_cert_url(url)
 
 
 @pytest.mark.parametrize(
@@ -390,15 +391,15 @@ def test_sns_cert_urls_on_aws_are_trusted(url: str) -> None:
     ],
 )
 def test_sns_cert_urls_elsewhere_are_not(url: str) -> None:
-    assert not sig.is_trusted_sns_cert_url(url)
+    assert not sns_sig.is_trusted_sns_cert_url(url)
 
 
 def test_sns_cert_url_allow_list_is_exact() -> None:
     sandbox = "http://127.0.0.1:8025/sandbox/keys/sns-cert.pem"
-    assert not sig.is_trusted_sns_cert_url(sandbox)
-    assert sig.is_trusted_sns_cert_url(sandbox, trusted=[sandbox])
-    assert not sig.is_trusted_sns_cert_url(sandbox + "?x", trusted=[sandbox])
-    assert not sig.is_trusted_sns_cert_url("http://127.0.0.1:8025/", trusted=[sandbox])
+    assert not sns_sig.is_trusted_sns_cert_url(sandbox)
+    assert sns_sig.is_trusted_sns_cert_url(sandbox, trusted=[sandbox])
+    assert not sns_sig.is_trusted_sns_cert_url(sandbox + "?x", trusted=[sandbox])
+    assert not sns_sig.is_trusted_sns_cert_url("http://127.0.0.1:8025/", trusted=[sandbox])
 
 
 # --- Postmark Basic auth -------------------------------------------------------------------

@@ -24,7 +24,7 @@ from distro.models import EventType, MessageStatus, Suppression, SuppressionLog
 from distro.models.types import utcnow
 from distro.reports import build_report
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.event import BounceKind, NormalisedEvent, Said
 from distro.tracking.events import store_events
 from tests.cli_support import run, run_json

@@ -14,7 +14,7 @@ from distro.errors import NotFoundError, ValidationError
 from distro.models import Contact, ContactBeat, ContactTag, MessageStatus, Segment
 from distro.models.types import utcnow
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from tests.cli_support import run, run_json
 from tests.conftest import make_settings
 from tests.factories import add_release, messages_of, suppress

@@ -14,8 +14,8 @@ from sqlalchemy import Engine, text
 from distro.models import SendStatus
 from distro.models.types import utcnow
 from distro.reports import build_report
-from distro.runtime import Worker
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
+from distro.worker import Worker
 from tests.conftest import LiveDistro
 from tests.factories import add_contacts, add_release
 from tests.waiting import wait_until

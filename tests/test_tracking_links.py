@@ -23,12 +23,12 @@ from distro.db import make_engine
 from distro.models import Contact, Event, Message, MessageStatus, Release, ReleaseStatus, Send
 from distro.models.types import utcnow
 from distro.rendering import make_environment
-from distro.runtime import Worker
 from distro.sending.compose import Composer
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkPurpose, LinkSigner
 from distro.tracking.rewrite import LinkRewriter, target_of
 from distro.web.tracking import PIXEL
+from distro.worker import Worker
 from tests.cli_support import run
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release

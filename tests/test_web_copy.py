@@ -19,7 +19,7 @@ from distro.releases.lifecycle import web_copy_is_public
 from distro.rendering import make_environment
 from distro.sending.compose import Composer
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.sending.withdraw import withdraw_release
 from distro.tracking.links import LinkPurpose, LinkSigner
 from tests.conftest import LiveDistro

@@ -16,7 +16,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 from typing_extensions import Unpack
 
-from distro.config import SandboxProvider, SuppressionSettings, load_settings
+from distro.config import load_settings
+from distro.config_providers import SandboxProvider
+from distro.config_sections import SuppressionSettings
 from distro.errors import ConfigError
 from distro.models import (
     Event,
@@ -31,7 +33,7 @@ from distro.models.types import utcnow
 from distro.providers import sandbox_webhook_password
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.sending.expand import fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking import summary
 from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope, Said
 from distro.tracking.events import store_events

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from distro.models import MessageStatus
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.tracking import signatures as sig
+from distro.tracking import sns_signatures as sns_sig
 from distro.tracking.detail import stored_detail
 from distro.tracking.ses import parse
 from tests.test_webhooks_support import (
@@ -43,7 +43,7 @@ SES_ID = "0102018f3c1c9d8e-5b7d0a1e-0c1a-4c1e-9d3b-6a9b1f0e2d3c-000000"
 
 @pytest.fixture(scope="module")
 def rsa_key() -> str:
-    return sig.generate_sns_key()
+    return sns_sig.generate_sns_key()
 
 
 class AwsEdge:
@@ -68,7 +68,7 @@ class AwsEdge:
 
 @pytest.fixture
 def aws(rsa_key: str) -> AwsEdge:
-    return AwsEdge(sig.self_signed_certificate(rsa_key, "sns.amazonaws.com"))
+    return AwsEdge(sns_sig.self_signed_certificate(rsa_key, "sns.amazonaws.com"))
 
 
 SES_PROVIDERS = {
@@ -125,7 +125,7 @@ def envelope(
         "SignatureVersion": version,
         **extra,
     }
-    found["Signature"] = sig.sign_sns(found, key, version)
+    found["Signature"] = sns_sig.sign_sns(found, key, version)
     found["SigningCertURL"] = cert_url
     found["UnsubscribeURL"] = (
         f"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={TOPIC}:1"
@@ -274,7 +274,7 @@ def test_forged_stale_and_foreign_messages_are_refused(
             "complaintFeedbackType": "abuse",
         },
     }
-    other_key = sig.generate_sns_key()
+    other_key = sns_sig.generate_sns_key()
     good = notification(rsa_key, ses_event)
     cases: dict[str, tuple[dict[str, Any], int]] = {
         "signed by another key": (notification(other_key, ses_event), 401),

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from distro.tracking import signatures as sig
 from distro.tracking import sns
+from distro.tracking import sns_signatures as sns_sig
 from tests.test_webhooks_ses import (
     CERT_URL,
     SES_PROVIDERS,
@@ -51,7 +51,7 @@ class Aws(AwsEdge):
 
 @pytest.fixture
 def aws(rsa_key: str) -> Aws:
-    return Aws(sig.self_signed_certificate(rsa_key, "sns.amazonaws.com"))
+    return Aws(sns_sig.self_signed_certificate(rsa_key, "sns.amazonaws.com"))
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def cert_fetches(aws: Aws) -> list[str]:
 def resigned(message: dict[str, Any], key: str, **changes: Any) -> dict[str, Any]:
     """``message`` with ``changes``, signed again, so only the changed part is wrong."""
     changed = {**message, **changes}
-    changed["Signature"] = sig.sign_sns(changed, key, str(changed["SignatureVersion"]))
+    changed["Signature"] = sns_sig.sign_sns(changed, key, str(changed["SignatureVersion"]))
     return changed
 
 
@@ -156,7 +156,7 @@ def test_a_good_certificate_is_fetched_once_with_a_short_timeout(
 def test_failures_are_forgotten_after_a_while_and_the_budget_refills(rsa_key: str) -> None:
     now = [1000.0]
     requests: list[str] = []
-    certificate = sig.self_signed_certificate(rsa_key, "sns.amazonaws.com")
+    certificate = sns_sig.self_signed_certificate(rsa_key, "sns.amazonaws.com")
 
     def edge(request: httpx.Request) -> httpx.Response:
         requests.append(str(request.url))

@@ -19,7 +19,7 @@ from distro.config import Settings
 from distro.models import Contact, Event, Message, MessageStatus, Suppression
 from distro.models.types import utcnow
 from distro.sending.expand import fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 from tests.conftest import make_settings

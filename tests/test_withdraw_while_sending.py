@@ -2,7 +2,7 @@
 the withdrawal, and every message ends accounted for. A message the provider saw is sent, or
 uncertain when its answer was lost; one it never saw is failed, saying the release was withdrawn.
 
-The worker is real (scheduler, two sender threads, the real adapters); only the adapters'
+The worker is real (send timers, two sender threads, the real adapters); only the adapters'
 network edge is an ``httpx.MockTransport``, which lets four batch requests through, loses the
 answer of some, then holds the next ones in flight until the release is withdrawn.
 """
@@ -24,10 +24,10 @@ from distro.models import MessageStatus, Release, ReleaseStatus, Send, SendStatu
 from distro.models.types import utcnow
 from distro.providers import build_provider
 from distro.providers.base import MESSAGE_ID_KEY
-from distro.runtime import Worker
 from distro.sending.expand import FireOutcome, fire_send
-from distro.sending.schedule import Audience, schedule_send
+from distro.sending.scheduling import Audience, schedule_send
 from distro.sending.withdraw import WITHDRAWN_NOTE, withdraw_release
+from distro.worker import Worker
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from distro.providers.base import MESSAGE_ID_KEY
 from distro.tracking import signatures as sig
+from distro.tracking import sns_signatures as sns_sig
 from tests.test_webhooks import delivery as postmark_delivery
 from tests.test_webhooks_mailgun import event_data as mailgun_event_data
 from tests.test_webhooks_resend import payload as resend_payload
@@ -197,13 +198,13 @@ def signing_keys() -> dict[str, str]:
         "sendgrid_public": sendgrid_public,
         "mailgun": "mailgun-signing-key",
         "resend": "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtMTI=",
-        "sns": sig.generate_sns_key(),
+        "sns": sns_sig.generate_sns_key(),
     }
 
 
 def all_formats(engine: Engine, live_factory: LiveFactory, keys: dict[str, str]) -> Live:
     """The app with one provider of every webhook format; SNS certificates from a mock AWS."""
-    aws = AwsEdge(sig.self_signed_certificate(keys["sns"], "sns.amazonaws.com"))
+    aws = AwsEdge(sns_sig.self_signed_certificate(keys["sns"], "sns.amazonaws.com"))
     return live_factory(
         engine,
         transport=httpx.MockTransport(aws),

@@ -13,12 +13,11 @@ from distro.errors import ValidationError
 from distro.models import ReleaseStatus, SendKind
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
-from distro.sending import control
-from distro.sending import schedule as scheduling
+from distro.sending import control, scheduling
 from distro.sending.control import ControlResult
 from distro.sending.forecast import AudienceForecast, SendSummary, summarise_sends
-from distro.sending.schedule import Audience, ScheduledSend, SendRequest
-from distro.sending.test_copy import send_test_copy
+from distro.sending.proof_copy import send_proof_copy
+from distro.sending.scheduling import Audience, ScheduledSend, SendRequest
 
 send = typer.Typer(
     help="Schedule sends of a release to an audience, look at them, and control them.",
@@ -173,7 +172,7 @@ def send_test_command(
 ) -> None:
     """Send one copy, marked as a test, through a provider now (any release status)."""
     cli = state(ctx)
-    result = send_test_copy(
+    result = send_proof_copy(
         cli.engine, cli.settings, release_id, to, provider=provider, advance_copy=advance_copy
     )
     if as_json:

@@ -1,6 +1,6 @@
 """Commands that set up and run distro: init, serve, worker, sandbox, demo.
 
-The web server, runtime and sandbox are imported inside the commands that run them, so the
+The web server, worker and sandbox are imported inside the commands that run them, so the
 other commands (and ``--help``) start without loading FastAPI and uvicorn.
 """
 
@@ -16,7 +16,7 @@ import typer
 from distro.cli.output import console, print_json
 from distro.cli.report_view import print_report
 from distro.cli.state import state
-from distro.config import SandboxProvider
+from distro.config_providers import SandboxProvider
 from distro.db import display_url, init_database, open_database
 from distro.errors import ConfigError, DistroError
 
@@ -73,9 +73,9 @@ def serve(
 
     from distro.demo import load_samples
     from distro.endpoints import remove_record, write_record
-    from distro.runtime import Worker
     from distro.web.assemble import build_app, mounted_sandbox_provider, served_sandbox_provider
     from distro.web.server import bind_socket, is_loopback
+    from distro.worker import Worker
 
     cli = state(ctx)
     # The configuration, not another running server's record: this one decides its own address.
@@ -157,7 +157,7 @@ def worker(
     ] = False,
 ) -> None:
     """Run the scheduler and the sender without the web server."""
-    from distro.runtime import Worker
+    from distro.worker import Worker
 
     cli = state(ctx)
     running = Worker(cli.settings, cli.engine).start()

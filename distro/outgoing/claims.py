@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, or_, select, update
 
-from distro.config import OutgoingWebhookSettings
+from distro.config_sections import OutgoingWebhookSettings
 from distro.db import reading, writing
 from distro.models import OutgoingDelivery
 from distro.outgoing.batches import ENDPOINTS, horizon, matching_events

@@ -15,9 +15,10 @@ from typing import Protocol
 
 import httpx
 
-from distro.config import ProviderSettings, Settings
-from distro.config import SandboxProvider as SandboxSettings
+from distro.config import Settings
 from distro.config import secret_key as configured_secret_key
+from distro.config_providers import ProviderSettings
+from distro.config_providers import SandboxProvider as SandboxSettings
 from distro.providers.base import OutboundEmail, Provider, SendResult
 
 SANDBOX_MOUNT = "/sandbox"

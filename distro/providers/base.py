@@ -20,7 +20,8 @@ from typing import Any, NamedTuple
 import httpx
 import orjson
 
-from distro.config import ProviderSettings, Settings
+from distro.config import Settings
+from distro.config_providers import ProviderSettings
 from distro.errors import (
     OutcomeUnknownError,
     PermanentProviderError,

@@ -31,8 +31,9 @@ from urllib.parse import quote
 
 import httpx
 
-from distro.config import MailgunProvider as MailgunSettings
-from distro.config import ProviderSettings, Settings
+from distro.config import Settings
+from distro.config_providers import MailgunProvider as MailgunSettings
+from distro.config_providers import ProviderSettings
 from distro.errors import ConfigError, PermanentProviderError, ProviderError
 from distro.providers.base import (
     MESSAGE_ID_KEY,

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
-from distro.config import PostmarkProvider as PostmarkSettings
-from distro.config import ProviderSettings, Settings
-from distro.config import SandboxProvider as SandboxSettings
+from distro.config import Settings
+from distro.config_providers import PostmarkProvider as PostmarkSettings
+from distro.config_providers import ProviderSettings
+from distro.config_providers import SandboxProvider as SandboxSettings
 from distro.errors import PermanentProviderError
 from distro.providers.base import (
     MESSAGE_ID_KEY,

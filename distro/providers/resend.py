@@ -30,8 +30,9 @@ from typing import Any
 
 import httpx
 
-from distro.config import ProviderSettings, Settings
-from distro.config import ResendProvider as ResendSettings
+from distro.config import Settings
+from distro.config_providers import ProviderSettings
+from distro.config_providers import ResendProvider as ResendSettings
 from distro.errors import OutcomeUnknownError, PermanentProviderError
 from distro.providers.base import (
     MESSAGE_ID_KEY,

@@ -33,8 +33,9 @@ from typing import Any
 
 import httpx
 
-from distro.config import ProviderSettings, Settings
-from distro.config import SendgridProvider as SendgridSettings
+from distro.config import Settings
+from distro.config_providers import ProviderSettings
+from distro.config_providers import SendgridProvider as SendgridSettings
 from distro.errors import (
     PermanentProviderError,
     ProviderError,

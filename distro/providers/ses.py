@@ -33,8 +33,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from distro.config import ProviderSettings, Settings
-from distro.config import SesProvider as SesSettings
+from distro.config import Settings
+from distro.config_providers import ProviderSettings
+from distro.config_providers import SesProvider as SesSettings
 from distro.errors import (
     OutcomeUnknownError,
     PermanentProviderError,

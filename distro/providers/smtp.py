@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Literal
 
-from distro.config import ProviderSettings, Settings
-from distro.config import SmtpProvider as SmtpSettings
+from distro.config import Settings
+from distro.config_providers import ProviderSettings
+from distro.config_providers import SmtpProvider as SmtpSettings
 from distro.errors import PermanentProviderError, ProviderError, RetryableProviderError
 from distro.providers.addresses import NON_ASCII_LOCAL_PART, has_non_ascii_local_part
 from distro.providers.base import OutboundEmail, Provider, SendResult

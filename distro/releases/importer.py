@@ -13,12 +13,12 @@ The rules are shapes, not the words of known releases, so every guess that could
 reported in ``warnings`` for the person reviewing the draft. Empty input raises distro's
 ``ValidationError``; any other text yields a draft, however thin, with warnings saying what is
 missing. Every pass is linear in the length of the text (a line may be megabytes long).
+
+This module reads the lines; what it finds is recorded in the draft by
+``distro.releases.import_draft``, which also decides what to do when a finding comes twice.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
-from datetime import date, datetime
 
 from distro.errors import ValidationError
 from distro.releases.bylines import find_byline, is_author_section
@@ -36,10 +36,10 @@ from distro.releases.import_contacts import (
     has_phone,
     is_person_name,
     is_unlabelled_contact,
-    read_contacts,
 )
-from distro.releases.import_dates import is_embargo_line, parse_date_line, parse_embargo
+from distro.releases.import_dates import is_embargo_line, parse_date_line
 from distro.releases.import_dates import resolve_zone as _resolve_zone
+from distro.releases.import_draft import DraftFindings, ImportedRelease
 from distro.releases.site_notices import is_site_notice
 from distro.releases.text_patterns import (
     END_MARK_RE,
@@ -55,21 +55,6 @@ from distro.releases.text_patterns import (
 )
 
 __all__ = ["ImportedContact", "ImportedRelease", "parse_release"]
-
-
-@dataclass
-class ImportedRelease:
-    title: str
-    subtitle: str = ""
-    dateline: str = ""
-    release_date: date | None = None
-    embargo_at: datetime | None = None
-    embargo_tz: str = "UTC"
-    contacts: list[ImportedContact] = field(default_factory=list)
-    body: str = ""
-    boilerplate: str = ""
-    warnings: list[str] = field(default_factory=list)
-    author: str = ""  # from a byline; a release has no author field, so it is only reported
 
 
 def parse_release(text: str, *, default_zone: str = "UTC") -> ImportedRelease:
@@ -93,12 +78,11 @@ class _Reader:
 
     def __init__(self, lines: list[str], default_zone: str) -> None:
         self.lines = lines
-        self.default_zone = default_zone
-        self.release = ImportedRelease(title="")
+        self.draft = DraftFindings(default_zone)
+        self.release = self.draft.release
         self.title_done = False
         self.title_line = ""
         self.dropped_before_title: list[str] = []
-        self.date_source = ""
 
     @property
     def warnings(self) -> list[str]:
@@ -143,7 +127,7 @@ class _Reader:
         plain = strip_markup(line)
         byline = find_byline(line)  # before debris, which would drop "Written by X" unreported
         if byline is not None:
-            self._take_byline(byline.author, byline.line)
+            self.draft.take_byline(byline.author, byline.line)
             return 1
         if END_MARK_RE.match(line) or SEPARATOR_RE.match(line) or is_debris(line):
             return 1
@@ -153,19 +137,19 @@ class _Reader:
         is_marker, marker_date = release_marker(line)
         if is_marker:
             if marker_date is not None:
-                self._note_date(marker_date.value, line, marker_date.ambiguous)
+                self.draft.note_date(marker_date.value, line, marker_date.ambiguous)
             return 1
         if is_embargo_line(plain):
-            self._take_embargo(plain)
+            self.draft.take_embargo(plain)
             return 1
         if CONTACT_LABEL_RE.match(plain):
             return self._take_contacts(i) - i
         found = parse_date_line(plain)
         if found is not None:
-            self._note_date(found.value, line, found.ambiguous)
+            self.draft.note_date(found.value, line, found.ambiguous)
             return 1
         if is_unlabelled_contact(line):
-            self._add_contacts([line])
+            self.draft.add_contacts([line])
             return 1
         # The word count first: it is cheap, and a long line (pasted text can be one line of
         # megabytes) is then not read for contact details a second time.
@@ -191,15 +175,6 @@ class _Reader:
             self.warnings.append(f"headline {text!r} reads like a sentence; check it")
         return self._set_title(text, line)
 
-    def _take_byline(self, author: str, line: str) -> None:
-        """A credit line is never the headline; its names are kept as the author."""
-        if not self.release.author:
-            self.release.author = author
-        self.warnings.append(
-            f"byline {strip_markup(line)!r} is not the headline: left out of the release "
-            f"(a release has no author field; author {author!r} is shown here only)"
-        )
-
     def _set_title(self, text: str, line: str) -> bool:
         self.release.title, self.title_line = text, line
         self.title_done = True
@@ -219,7 +194,7 @@ class _Reader:
             return False
         self.release.dateline = found.place
         if found.date is not None:
-            self._note_date(found.date.value, self.lines[i], found.date.ambiguous, weak=True)
+            self.draft.note_date(found.date.value, self.lines[i], found.date.ambiguous, weak=True)
         return True
 
     def _subtitle(self, i: int) -> bool:
@@ -246,7 +221,7 @@ class _Reader:
     def _more_text_after(self, i: int) -> bool:
         return any(self.lines[i + 1 :])
 
-    # -- header and body: contacts, dates, embargo -------------------------------------------
+    # -- header and body: contact blocks (recorded in the draft: import_draft) ---------------
 
     def _take_contacts(self, i: int) -> int:
         """Read the contact block labelled at ``i``; return the index after it."""
@@ -257,7 +232,7 @@ class _Reader:
                 start += 1
         end = self._contact_run_end(start)
         block += self.lines[start:end]
-        self._add_contacts(block)
+        self.draft.add_contacts(block)
         return max(end, i + 1)
 
     def _contact_run_end(self, start: int) -> int:
@@ -273,42 +248,6 @@ class _Reader:
                 break
             j += 1
         return end
-
-    def _add_contacts(self, lines: list[str]) -> None:
-        known = {(c.name, c.phone, c.email) for c in self.release.contacts}
-        for contact, warnings in read_contacts([strip_markup(line) for line in lines]):
-            if (contact.name, contact.phone, contact.email) not in known:
-                self.release.contacts.append(contact)
-                self.warnings.extend(warnings)
-
-    def _note_date(self, value: date, line: str, ambiguous: bool, *, weak: bool = False) -> None:
-        """Keep the first release date; report a second, different one instead of choosing."""
-        current = self.release.release_date
-        if current is None:
-            self.release.release_date, self.date_source = value, line
-            if ambiguous:
-                self.warnings.append(
-                    f"date {line!r} could be day/month or month/day; read as {value}"
-                )
-        elif current != value and not weak:
-            self.warnings.append(
-                f"two release dates: {current} (from {self.date_source!r}) and {value} "
-                f"(from {line!r}); kept {current}"
-            )
-        elif current != value:
-            self.warnings.append(
-                f"the dateline's date {value} differs from the release date {current}"
-            )
-
-    def _take_embargo(self, line: str) -> None:
-        embargo = parse_embargo(line, self.default_zone)
-        self.warnings.extend(embargo.warnings)
-        if embargo.at is None:
-            return
-        if self.release.embargo_at not in (None, embargo.at):
-            self.warnings.append(f"a second embargo line {line!r} disagrees; kept the first")
-            return
-        self.release.embargo_at, self.release.embargo_tz = embargo.at, embargo.zone
 
     # -- pass 2: the body ---------------------------------------------------------------------
 
@@ -333,7 +272,7 @@ class _Reader:
                 text = about_heading(line) if kind == "about" else line
                 paragraphs.append(Paragraph(text or line, kind, after_end))
             elif kind == "embargo":
-                self._take_embargo(strip_markup(line))
+                self.draft.take_embargo(strip_markup(line))
             elif kind == "text":
                 block.append(line)
             i += 1
@@ -375,7 +314,9 @@ class _Reader:
                 self.release.dateline = found.place
                 paragraph.text = found.rest
                 if found.date is not None:
-                    self._note_date(found.date.value, found.place, found.date.ambiguous, weak=True)
+                    self.draft.note_date(
+                        found.date.value, found.place, found.date.ambiguous, weak=True
+                    )
                 return
 
     # -- pass 3: the tail ---------------------------------------------------------------------

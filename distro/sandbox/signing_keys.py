@@ -13,7 +13,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from distro.sandbox.options import WebhookOptions
-from distro.tracking import signatures
+from distro.tracking import signatures, sns_signatures
 
 #: Where the keys router serves the SNS certificate, under the sandbox's public base URL.
 SNS_CERT_PATH = "/keys/sns-cert.pem"
@@ -44,9 +44,9 @@ class SandboxKeys:
     def _sns_pair(self) -> tuple[rsa.RSAPrivateKey, str]:
         with self._lock:
             if self._sns is None:
-                pem = self.options.sns_private_key_pem or signatures.generate_sns_key()
-                key = signatures.load_sns_private_key(pem)
-                self._sns = key, signatures.self_signed_certificate(key)
+                pem = self.options.sns_private_key_pem or sns_signatures.generate_sns_key()
+                key = sns_signatures.load_sns_private_key(pem)
+                self._sns = key, sns_signatures.self_signed_certificate(key)
             return self._sns
 
     @property

@@ -1,7 +1,7 @@
 """The outbox under one name: claim messages under a lease, hand them over, record what happened.
 
 The work is split by job, and this module names the public part of each for the sender
-(``distro.sending.engine``), the worker (``distro.runtime``) and tests:
+(``distro.sending.engine``), the worker (``distro.worker``) and tests:
 
 * ``distro.sending.claims``: leases on queued rows, and the hand-over that marks them
   ``sending`` just before the provider call;

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, Table, select, update
 
-from distro.config import SuppressionSettings
+from distro.config_sections import SuppressionSettings
 from distro.db import writing
 from distro.models import Event, EventType, Message, MessageStatus
 from distro.models.types import utcnow

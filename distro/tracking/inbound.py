@@ -25,14 +25,14 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from distro.config import (
+from distro.config import Settings
+from distro.config_providers import (
     MailgunProvider,
     PostmarkProvider,
     ResendProvider,
     SandboxProvider,
     SendgridProvider,
     SesProvider,
-    Settings,
 )
 from distro.errors import ConfigError, WebhookPayloadError
 from distro.providers import sandbox_webhook_password

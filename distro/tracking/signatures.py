@@ -4,27 +4,22 @@ The sandbox signs with these and distro's webhook endpoints verify with them, so
 one reading of the providers' documents. Verifiers return False for anything malformed instead of
 raising: an unauthenticated request is answered the same way whatever is wrong with it. Secret
 comparisons go through ``hmac.compare_digest``; public-key checks are the library's.
+SNS's scheme (RSA, certificates, AWS URLs) is in ``distro.tracking.sns_signatures``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import hashlib
 import hmac
-import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Iterable
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec
 
 SENDGRID_SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 SENDGRID_TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -33,29 +28,13 @@ SVIX_TIMESTAMP_HEADER = "svix-timestamp"
 SVIX_SIGNATURE_HEADER = "svix-signature"
 #: Svix's own replay window, both ways, in seconds.
 SVIX_TOLERANCE = 5 * 60
-#: The host pattern AWS SDK message validators accept for ``SigningCertURL``.
-SNS_CERT_HOST = re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$")
 
 _SVIX_PREFIX = "whsec_"
-_SNS_NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
-_SNS_SUBSCRIPTION_KEYS = (
-    "Message",
-    "MessageId",
-    "SubscribeURL",
-    "Timestamp",
-    "Token",
-    "TopicArn",
-    "Type",
-)
-_SNS_KEYS_BY_TYPE = {
-    "Notification": _SNS_NOTIFICATION_KEYS,
-    "SubscriptionConfirmation": _SNS_SUBSCRIPTION_KEYS,
-    "UnsubscribeConfirmation": _SNS_SUBSCRIPTION_KEYS,
-}
-_SNS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 
 
-def _b64decode(value: str) -> bytes | None:
+def b64decode_or_none(value: str) -> bytes | None:
+    """Strict base64, or None for anything malformed: a verifier then answers False, never
+    raises (``distro.tracking.sns_signatures`` shares it)."""
     try:
         return base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -134,8 +113,8 @@ def verify_sendgrid(
     ahead) is off unless given.
     """
     stamp = _parse_time(timestamp)
-    der_key = _b64decode(public_key)
-    der_signature = _b64decode(signature)
+    der_key = b64decode_or_none(public_key)
+    der_signature = b64decode_or_none(signature)
     if stamp is None or der_key is None or not der_signature:
         return False
     if not _fresh(stamp, now, max_age, max_ahead=max_age or 0.0):
@@ -196,7 +175,7 @@ def verify_mailgun(
 
 def _svix_key(secret: str) -> bytes | None:
     encoded = secret.removeprefix(_SVIX_PREFIX)
-    key = _b64decode(encoded)
+    key = b64decode_or_none(encoded)
     return key or None
 
 
@@ -244,142 +223,11 @@ def verify_svix(
     matched = False
     for entry in signature_header.split():
         version, _, encoded = entry.partition(",")
-        given = _b64decode(encoded) if version == "v1" else None
+        given = b64decode_or_none(encoded) if version == "v1" else None
         # Every entry is compared, so the time taken does not say which one matched.
         if given is not None and hmac.compare_digest(expected, given):
             matched = True
     return matched
-
-
-# --- SNS (SES events): RSA over the canonical string-to-sign ----------------------------------
-
-
-def sns_string_to_sign(message: Mapping[str, Any]) -> bytes:
-    """The ``name\\nvalue\\n`` lines AWS documents for the message's ``Type``.
-
-    Notification: Message, MessageId, Subject (only if present), Timestamp, TopicArn, Type.
-    SubscriptionConfirmation / UnsubscribeConfirmation: Message, MessageId, SubscribeURL,
-    Timestamp, Token, TopicArn, Type. ValueError for another type or a missing field.
-    """
-    keys = _SNS_KEYS_BY_TYPE.get(str(message.get("Type")))
-    if keys is None:
-        raise ValueError(f"unknown SNS message Type {message.get('Type')!r}")
-    lines: list[str] = []
-    for key in keys:
-        if key not in message:
-            if key == "Subject":
-                continue
-            raise ValueError(f"SNS message without {key}")
-        value = message[key]
-        if not isinstance(value, str):
-            raise ValueError(f"SNS {key} is not a string")
-        lines.append(f"{key}\n{value}\n")
-    return "".join(lines).encode()
-
-
-def generate_sns_key() -> str:
-    """A new 2048-bit RSA private key, PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def load_sns_private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("the SNS signing key must be an RSA private key")
-    return key
-
-
-def self_signed_certificate(
-    private_key: str | rsa.RSAPrivateKey,
-    common_name: str = "sns.sandbox.invalid",
-    days: int = 3650,
-) -> str:
-    """A self-signed certificate PEM for ``private_key`` (the sandbox's stand-in for AWS's)."""
-    if isinstance(private_key, str):
-        private_key = load_sns_private_key(private_key)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .sign(private_key, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def sign_sns(
-    message: Mapping[str, Any], private_key: str | rsa.RSAPrivateKey, version: str = "1"
-) -> str:
-    """The base64 ``Signature`` of ``message`` (SignatureVersion 1 = SHA1, 2 = SHA256)."""
-    algorithm = _SNS_HASHES.get(version)
-    if algorithm is None:
-        raise ValueError(f"unknown SNS SignatureVersion {version!r}")
-    if isinstance(private_key, str):
-        private_key = load_sns_private_key(private_key)
-    signature = private_key.sign(sns_string_to_sign(message), padding.PKCS1v15(), algorithm())
-    return base64.b64encode(signature).decode()
-
-
-def verify_sns(message: Mapping[str, Any], certificate_pem: str | bytes) -> bool:
-    """True if ``message['Signature']`` is the certificate key's over the string-to-sign.
-
-    Fetch the certificate only from a URL ``is_trusted_sns_cert_url`` accepts.
-    """
-    algorithm = _SNS_HASHES.get(str(message.get("SignatureVersion")))
-    encoded = message.get("Signature")
-    signature = _b64decode(encoded) if isinstance(encoded, str) else None
-    if algorithm is None or not signature:
-        return False
-    try:
-        signed = sns_string_to_sign(message)
-        pem = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
-        key = x509.load_pem_x509_certificate(pem).public_key()
-    except ValueError:
-        return False
-    if not isinstance(key, rsa.RSAPublicKey):
-        return False
-    try:
-        key.verify(signature, signed, padding.PKCS1v15(), algorithm())
-    except InvalidSignature:
-        return False
-    return True
-
-
-def is_trusted_sns_cert_url(url: str, trusted: Iterable[str] = ()) -> bool:
-    """True for an HTTPS ``.pem`` URL on ``sns.<region>.amazonaws.com``, or one of ``trusted``.
-
-    ``trusted`` holds exact URLs deliberately accepted besides AWS's, such as a sandbox's.
-    """
-    if url in tuple(trusted):
-        return True
-    return is_sns_https_url(url) and urlsplit(url).path.endswith(".pem")
-
-
-def is_sns_https_url(url: str) -> bool:
-    """True for an HTTPS URL on ``sns.<region>.amazonaws.com``: no credentials, no port."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return False
-    return (
-        parts.scheme == "https"
-        and parts.username is None
-        and port is None
-        and parts.hostname is not None
-        and parts.netloc.lower() == parts.hostname
-        and SNS_CERT_HOST.match(parts.hostname) is not None
-    )
 
 
 # --- Postmark: HTTP Basic credentials ---------------------------------------------------------
@@ -391,7 +239,7 @@ def check_basic_auth(authorization: str, accepted: Iterable[tuple[str, str]]) ->
     Every pair is compared in full, so timing does not reveal which part was wrong.
     """
     scheme, _, encoded = authorization.strip().partition(" ")
-    decoded = _b64decode(encoded) if scheme.lower() == "basic" else None
+    decoded = b64decode_or_none(encoded) if scheme.lower() == "basic" else None
     if decoded is None:
         return False
     user, sep, password = decoded.partition(b":")

@@ -41,7 +41,7 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from distro.tracking.signatures import (
+from distro.tracking.sns_signatures import (
     is_sns_https_url,
     is_trusted_sns_cert_url,
     sns_string_to_sign,

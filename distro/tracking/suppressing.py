@@ -16,7 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, Table, func, select
 
 from distro.audience.suppression import NewSuppression, add_suppressions
-from distro.config import SuppressionSettings
+from distro.config_sections import SuppressionSettings
 from distro.models import Event, EventType, SuppressionReason
 from distro.tracking.detail import BOUNCE_KIND
 from distro.tracking.event import BounceKind, NormalisedEvent, OptOutScope

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import distro
-from distro.config import LimitsSettings
+from distro.config_sections import LimitsSettings
 from distro.providers import SANDBOX_MOUNT
 from distro.web import public, releases, tracking, webhooks
 from distro.web.body_limit import RouteLimits

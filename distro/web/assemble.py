@@ -6,7 +6,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from distro.config import SandboxProvider, Settings, secret_key
+from distro.config import Settings, secret_key
+from distro.config_providers import SandboxProvider
 from distro.providers import SANDBOX_MOUNT, sandbox_webhook_password
 from distro.rendering import make_environment
 from distro.sandbox import APIS, Sandbox, SandboxOptions, WebhookOptions, create_sandbox_app

@@ -26,7 +26,7 @@ from distro.sandbox.webhook_formats.base import (
     to_json,
     uuid_id,
 )
-from distro.tracking import signatures
+from distro.tracking import sns_signatures
 
 CLIENT_IP = "192.0.2.10"  # TEST-NET-1: never a real client
 USER_AGENT = "Mozilla/5.0 (distro sandbox)"
@@ -197,7 +197,7 @@ def notification(ses_event: dict[str, Any], event: Event, context: FormatContext
         "Timestamp": iso_z(event.at),
         "SignatureVersion": options.sns_signature_version,
     }
-    envelope["Signature"] = signatures.sign_sns(
+    envelope["Signature"] = sns_signatures.sign_sns(
         envelope, keys.sns_private_key, options.sns_signature_version
     )
     envelope["SigningCertURL"] = keys.sns_cert_url

@@ -1,4 +1,4 @@
-"""The working part of a distro process: the scheduler plus sender threads.
+"""The working part of a distro process: the send timers plus sender threads.
 
 ``distro serve``, ``distro worker`` and ``distro demo`` all run one ``Worker``. Several workers,
 in one process or on several machines, may share one database: claims are leased, firing a send
@@ -23,7 +23,7 @@ from distro.outgoing.delivery import Deliverer
 from distro.providers.base import Provider
 from distro.rendering import make_environment
 from distro.reports import prepare_report, sends_to_prepare
-from distro.scheduler import SendScheduler
+from distro.send_timers import SendTimers
 from distro.sending import queue
 from distro.sending.engine import ProviderPool, Sender
 from distro.sending.expand import FireOutcome, fire_send
@@ -59,7 +59,7 @@ class Worker:
             self._stop,
         )
         self.hooks = Deliverer(settings, engine, secret_key(settings), clock=clock)
-        self.scheduler = SendScheduler(
+        self.timers = SendTimers(
             engine,
             self.fire,
             poll_seconds=settings.scheduler.poll_seconds,
@@ -109,7 +109,7 @@ class Worker:
             log.exception("outgoing webhooks: delivery failed; the next run retries")
 
     def start(self) -> Worker:
-        self.scheduler.start()
+        self.timers.start()
         for index in range(self.settings.sending.concurrency):
             thread = threading.Thread(
                 target=self._sender_loop,
@@ -124,7 +124,7 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self.scheduler.shutdown()
+        self.timers.shutdown()
         for thread in self._threads:
             thread.join(timeout=60)
         self.providers.close()

@@ -1,4 +1,9 @@
-"""`distro send test`: one copy to one address, now, marked as a test, and recorded."""
+"""`distro send test`: one proof copy to one address, now, marked as a test, and recorded.
+
+Called a proof copy in the code (the copy an editor checks before the real send) so that the
+module is not taken for a test by its name; what users see still says "test": the command, the
+[TEST] subject and the note on the recorded send.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from distro.sending.compose import composer_for
 from distro.sending.send_states import initial_status
 
 
-def send_test_copy(
+def send_proof_copy(
     engine: Engine,
     settings: Settings,
     release_id: int,
@@ -29,7 +34,7 @@ def send_test_copy(
 ) -> dict[str, Any]:
     """Compose for ``address`` (as that contact, if it is one) and hand it over directly.
 
-    A test copy bypasses the outbox on purpose: it is one message, sent now, and its subject says
+    A proof copy bypasses the outbox on purpose: it is one message, sent now, and its subject says
     [TEST]. It is recorded as a send marked ``is_test`` so that the history shows who got what.
     """
     try:

@@ -1,4 +1,8 @@
-"""APScheduler wiring: one date job per scheduled send, kept in step with the database.
+"""Send timers: one APScheduler date job per scheduled send, kept in step with the database.
+
+Named for what it holds (timers that fire sends) so it is not mixed up with scheduling a send
+(``distro.sending.scheduling``, the checks made when a send is booked) or with the worker that
+owns these timers (``distro.worker``).
 
 The database is the source of truth. Jobs live in memory only and are rebuilt from the ``sends``
 table on start and then every ``scheduler.poll_seconds``, so new, moved and cancelled sends are
@@ -25,7 +29,13 @@ HOUSEKEEPING_JOB = "distro-housekeeping"
 JOB_PREFIX = "send-"
 
 
-class SendScheduler:
+class SendTimers:
+    """The in-memory timers of one worker: a date job per scheduled send plus interval jobs.
+
+    Rebuilt from the database rather than told about changes, so that any number of workers
+    agree on what is due without talking to each other.
+    """
+
     def __init__(
         self,
         engine: Engine,
@@ -49,10 +59,10 @@ class SendScheduler:
         self._firing_lock = threading.Lock()
         # APScheduler's shutdown(wait=True) holds its job store lock while it waits for running
         # jobs, and a sync in progress needs that lock to read and change jobs: shutting down
-        # first waits for a running sync here, and no sync touches the scheduler after that.
+        # first waits for a running sync here, and no sync touches APScheduler after that.
         self._sync_lock = threading.Lock()
         self._stopping = False
-        self.scheduler = BackgroundScheduler(
+        self.apscheduler = BackgroundScheduler(
             timezone=UTC,
             # Lateness is judged by distro (scheduler.max_lateness), not by APScheduler.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -60,11 +70,11 @@ class SendScheduler:
 
     def start(self) -> None:
         self.sync()
-        self.scheduler.add_job(
+        self.apscheduler.add_job(
             self.sync, "interval", seconds=self.poll_seconds, id=SYNC_JOB, max_instances=1
         )
         if self.housekeeping is not None:
-            self.scheduler.add_job(
+            self.apscheduler.add_job(
                 self.housekeeping,
                 "interval",
                 seconds=self.housekeeping_seconds,
@@ -72,16 +82,16 @@ class SendScheduler:
                 max_instances=1,
             )
         for job_id, (function, seconds) in self.interval_jobs.items():
-            self.scheduler.add_job(
+            self.apscheduler.add_job(
                 function, "interval", seconds=seconds, id=job_id, max_instances=1
             )
-        self.scheduler.start()
+        self.apscheduler.start()
 
     def shutdown(self) -> None:
         with self._sync_lock:
             self._stopping = True
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+        if self.apscheduler.running:
+            self.apscheduler.shutdown(wait=True)
 
     def _fire(self, send_id: int) -> None:
         with self._firing_lock:
@@ -108,7 +118,7 @@ class SendScheduler:
                     )
                 )
             }
-        for job in self.scheduler.get_jobs():
+        for job in self.apscheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
                 job.remove()
         with self._firing_lock:
@@ -116,9 +126,9 @@ class SendScheduler:
         for job_id, when in wanted.items():
             if job_id in firing:
                 continue
-            job = self.scheduler.get_job(job_id)
+            job = self.apscheduler.get_job(job_id)
             if job is None:
-                self.scheduler.add_job(
+                self.apscheduler.add_job(
                     self._fire,
                     "date",
                     run_date=when,

@@ -1,4 +1,4 @@
-"""Shutting the scheduler down while its sync job runs must not hang.
+"""Shutting the send timers (distro.send_timers) down while its sync job runs must not hang.
 
 APScheduler 3's ``shutdown(wait=True)`` holds its job store lock while it waits for running
 jobs; a sync that is still reading the sends table then needs that lock to look at its jobs.
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import Connection, Engine
 
-from distro import scheduler as scheduler_module
+from distro import send_timers as send_timers_module
 from distro.db import reading
 
 
@@ -35,14 +35,14 @@ def test_shutdown_during_a_slow_sync_does_not_deadlock(
 
     def shutdown() -> None:
         shutting_down.set()
-        scheduled.shutdown()
+        timers.shutdown()
 
-    scheduled = scheduler_module.SendScheduler(engine, lambda send_id: None, poll_seconds=0.2)
-    scheduled.start()
-    monkeypatch.setattr(scheduler_module, "reading", slow_reading)
+    timers = send_timers_module.SendTimers(engine, lambda send_id: None, poll_seconds=0.2)
+    timers.start()
+    monkeypatch.setattr(send_timers_module, "reading", slow_reading)
     assert in_sync.wait(10), "the sync job did not run"
     stopper = threading.Thread(target=shutdown, daemon=True)
     stopper.start()
     stopper.join(timeout=15)
     assert not stopper.is_alive(), "shutdown hung while a sync was running"
-    assert not scheduled.scheduler.running
+    assert not timers.apscheduler.running
