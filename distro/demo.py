@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
+from distro.assemble import build_app
 from distro.audience.importer import ImportReport, import_contacts
 from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, upgrade
@@ -26,7 +27,6 @@ from distro.releases.service import SAMPLES, create_sample_release
 from distro.reports import SendReport, build_report
 from distro.runtime import Worker
 from distro.sending.schedule import Audience, schedule_send
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 
 SAMPLE_CONTACTS = SAMPLES / "contacts.csv"

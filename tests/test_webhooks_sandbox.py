@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from distro.assemble import build_app
 from distro.config import Settings
 from distro.models import Message, MessageStatus
 from distro.runtime import Worker
 from distro.sandbox import Sandbox, SandboxOptions, WebhookOptions, create_sandbox_app
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 from tests.conftest import make_settings
 from tests.sandbox_support import SES_KEY_ID, SES_REGION, SES_SECRET, TOKEN

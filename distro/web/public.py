@@ -4,13 +4,14 @@ Unsubscribing follows RFC 8058: a POST to the link (which mail clients send with
 ``List-Unsubscribe=One-Click`` and no cookies) unsubscribes at once and answers 200, never a
 redirect. A GET only shows a page, because link scanners fetch URLs on their own: there the
 person confirms unsubscribing from everything, or keeps some of their beats (the preference
-centre; see ``distro.audience.preferences`` for what that changes). Dropping beats is also
+centre; see ``distro.audience.preferences`` for what that changes and
+``distro.tracking.preference_centre`` for saving it). Dropping beats is also
 stored as a ``beat_opted_out`` event, which does not suppress the address.
 
 The signed token in the URL is the only credential and every change is a POST, so the forms need
 no cookie and no CSRF token: a page elsewhere cannot make a browser post to a URL it does not
 know. Someone already unsubscribed who follows the link again is told so and may subscribe again
-(``distro.audience.resubscribe``: only their own unsubscribe is lifted, never a bounce or a
+(``distro.tracking.resubscribe``: only their own unsubscribe is lifted, never a bounce or a
 complaint).
 """
 
@@ -24,17 +25,18 @@ from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 import distro
-from distro.audience.preferences import BeatChoice, beat_choices, save_beat_choices
-from distro.audience.resubscribe import (
+from distro.audience.preferences import BeatChoice, beat_choices
+from distro.db import reading
+from distro.models import Message
+from distro.tracking.links import LinkPurpose
+from distro.tracking.preference_centre import save_beat_choices
+from distro.tracking.resubscribe import (
     Standing,
     Subscription,
     resubscribe,
     subscription_of,
     unsubscribe,
 )
-from distro.db import reading
-from distro.models import Message
-from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
 
 router = APIRouter()
