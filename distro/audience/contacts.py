@@ -79,6 +79,12 @@ def normalise_address(email: str) -> str:
         return address.lower()
 
 
+def has_contacts(engine: Engine) -> bool:
+    """Whether the database has any contact (the samples are loaded only into an empty one)."""
+    with reading(engine) as conn:
+        return conn.scalar(select(CONTACTS.c.id).limit(1)) is not None
+
+
 def _contact_id(conn: Connection, email: str) -> int:
     address = normalise_address(email)
     found = conn.scalar(select(CONTACTS.c.id).where(CONTACTS.c.email == address))

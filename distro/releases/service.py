@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from distro.db import reading_session, writing_session
@@ -24,6 +24,7 @@ from distro.errors import FieldError, NotFoundError, ValidationError
 from distro.models import Release
 from distro.moments import parse_moment
 from distro.releases.inputs import checked_fields
+from distro.releases.lifecycle import approve
 from distro.releases.views import ReleaseView
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -242,6 +243,19 @@ def create_draft(engine: Engine, draft: ReleaseDraft) -> ReleaseView:
     with writing_session(engine) as session:
         created = create_release(session, **asdict(draft))
     return ReleaseView.of(created)
+
+
+def add_sample_release(engine: Engine) -> ReleaseView | None:
+    """The bundled sample, approved as an approver would leave it so that it can be sent at
+    once (the demo, `serve --with-samples`); None, storing nothing, when there are releases
+    already: a database in use never gets a sample it did not ask for."""
+    with writing_session(engine) as session:
+        if session.exec(select(func.count()).select_from(Release)).one():
+            return None
+        release = create_sample_release(session)
+        approve(release)
+        session.add(release)
+    return ReleaseView.of(release)
 
 
 def list_releases(engine: Engine) -> list[ReleaseView]:
