@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Select, Table, select, union
+from sqlalchemy import Connection, Engine, Select, Table, select, union
 
 from distro.audience.segment_parser import And, Has, Node, Not, Or, parse
+from distro.db import reading
 from distro.models import BeatOptOut, ContactBeat
 
 OPT_OUTS: Table = BeatOptOut.__table__  # type: ignore[attr-defined]
@@ -68,3 +69,9 @@ def beat_choices(conn: Connection, contact_id: int) -> list[BeatChoice]:
         conn.scalars(select(OPT_OUTS.c.beat).where(OPT_OUTS.c.contact_id == contact_id)).all()
     )
     return [BeatChoice(beat, beat not in dropped) for beat in every]
+
+
+def load_beat_choices(engine: Engine, contact_id: int) -> list[BeatChoice]:
+    """``beat_choices`` in a transaction of its own, for the preference centre's page."""
+    with reading(engine) as conn:
+        return beat_choices(conn, contact_id)

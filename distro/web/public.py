@@ -17,22 +17,22 @@ complaint).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 import distro
-from distro.audience.preferences import BeatChoice, beat_choices
-from distro.db import reading
-from distro.models import Message
+from distro.audience.preferences import load_beat_choices
+from distro.db import check_connection
 from distro.tracking.links import LinkPurpose
 from distro.tracking.preference_centre import save_beat_choices
 from distro.tracking.resubscribe import (
+    LinkRecipient,
     Standing,
     Subscription,
+    link_recipient,
     resubscribe,
     subscription_of,
     unsubscribe,
@@ -58,31 +58,15 @@ def landing(context: ContextDep) -> HTMLResponse:
 
 @router.get("/healthz")
 def health(context: ContextDep) -> dict[str, str]:
-    with reading(context.engine) as conn:
-        conn.execute(select(1))
+    check_connection(context.engine)
     return {"status": "ok", "version": distro.__version__}
 
 
-class Recipient(NamedTuple):
-    message_id: int
-    email: str
-    contact_id: int
-
-
-def _recipient(context: AppContext, token: str) -> Recipient | None:
+def _recipient(context: AppContext, token: str) -> LinkRecipient | None:
     message_id = context.signer.verify(LinkPurpose.UNSUBSCRIBE, token)
     if message_id is None:
         return None
-    with reading(context.engine) as conn:
-        row = conn.execute(
-            select(col(Message.email), col(Message.contact_id)).where(col(Message.id) == message_id)
-        ).one_or_none()
-    return None if row is None else Recipient(message_id, row[0], row[1])
-
-
-def _choices(context: AppContext, contact_id: int) -> list[BeatChoice]:
-    with reading(context.engine) as conn:
-        return beat_choices(conn, contact_id)
+    return link_recipient(context.engine, message_id)
 
 
 def _unsubscribed_page(context: AppContext, token: str, subscription: Subscription) -> HTMLResponse:
@@ -104,7 +88,7 @@ async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
     subscription = await run_in_threadpool(subscription_of, context.engine, found.email)
     if subscription.standing != Standing.SUBSCRIBED:
         return _unsubscribed_page(context, token, subscription)
-    choices = await run_in_threadpool(_choices, context, found.contact_id)
+    choices = await run_in_threadpool(load_beat_choices, context.engine, found.contact_id)
     return _page(
         context,
         "unsubscribe.html",
