@@ -16,6 +16,7 @@ from distro.outgoing.endpoints import (
     rotate_secret,
     set_active,
 )
+from distro.outgoing.post import Attempt
 from distro.outgoing.views import DeliveryView, EndpointSecret, EndpointView, RemovedEndpoint
 
 KEY = "a-server-key-long-enough-for-the-vault"
@@ -84,3 +85,8 @@ def test_every_endpoint_service_returns_a_view(engine: Engine) -> None:
     removed = remove_endpoint(engine, added.endpoint.id)
     assert (removed.endpoint.id, removed.endpoint.status) == (added.endpoint.id, "paused")
     assert list_endpoints(engine) == []
+
+
+def test_a_ping_gives_its_answer_without_the_retry_hint() -> None:
+    attempt = Attempt(ok=False, status_code=503, error="busy", duration_ms=7, retry_after=30.0)
+    assert attempt.as_dict() == {"ok": False, "status_code": 503, "error": "busy", "duration_ms": 7}

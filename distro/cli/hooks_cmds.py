@@ -204,14 +204,7 @@ def ping_command(ctx: typer.Context, endpoint_id: IdArgument, as_json: JsonOptio
     finally:
         deliverer.close()
     if as_json:
-        print_json(
-            {
-                "ok": attempt.ok,
-                "status_code": attempt.status_code,
-                "error": attempt.error,
-                "duration_ms": attempt.duration_ms,
-            }
-        )
+        print_json(attempt.as_dict())
     elif attempt.ok:
         console.print(
             f"Ping accepted: HTTP {attempt.status_code} in {attempt.duration_ms} ms.", markup=False
