@@ -142,6 +142,12 @@ def reading(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def check_connection(engine: Engine) -> None:
+    """Run a trivial query, so that a health check fails when the database does not answer."""
+    with reading(engine) as conn:
+        conn.exec_driver_sql("SELECT 1")
+
+
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """``engine.begin()``, but on SQLite writers first wait their turn (see ``_WriterTurn``)."""

@@ -13,19 +13,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlalchemy import Engine
 
+from distro.assemble import build_app
+from distro.audience.contacts import has_contacts
 from distro.audience.importer import ImportReport, import_contacts
 from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, upgrade
-from distro.models import Contact, Release
 from distro.models.types import utcnow
-from distro.releases.lifecycle import approve
-from distro.releases.service import SAMPLES, create_sample_release
+from distro.releases.service import SAMPLES, add_sample_release
+from distro.releases.views import ReleaseView
 from distro.reports import SendReport, build_report
 from distro.sending.scheduling import Audience, schedule_send
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 from distro.worker import Worker
 
@@ -33,22 +32,16 @@ SAMPLE_CONTACTS = SAMPLES / "contacts.csv"
 SAMPLE_LIST = "sample-journalists"
 
 
-def load_samples(engine: Engine) -> tuple[ImportReport | None, Release | None]:
-    """Import the sample contacts and release unless the database already has data."""
-    with Session(engine) as session:
-        has_contacts = session.execute(select(func.count(Contact.id))).scalar_one() > 0  # type: ignore[arg-type]
-        has_releases = session.execute(select(func.count(Release.id))).scalar_one() > 0  # type: ignore[arg-type]
+def load_samples(engine: Engine) -> tuple[ImportReport | None, ReleaseView | None]:
+    """Import the sample contacts unless there are contacts, and add the sample release, ready
+    to send, unless there are releases. Each is a service with its own transaction: the demo
+    and `serve --with-samples` only say what was loaded."""
     report = (
-        None if has_contacts else import_contacts(engine, SAMPLE_CONTACTS, list_name=SAMPLE_LIST)
+        None
+        if has_contacts(engine)
+        else import_contacts(engine, SAMPLE_CONTACTS, list_name=SAMPLE_LIST)
     )
-    release = None
-    if not has_releases:
-        with Session(engine, expire_on_commit=False) as session:
-            release = create_sample_release(session)
-            approve(release)  # the sample is ready to send, as an approver would leave it
-            session.add(release)
-            session.commit()
-    return report, release
+    return report, add_sample_release(engine)
 
 
 def demo_settings(folder: Path, app_url: str) -> Settings:

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
+from distro.assemble import build_app
 from distro.config import BUILT_IN, Settings
 from distro.db import make_engine, upgrade
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 
 # Chromium fixtures and layout helpers for browser tests, and which tests are slow (see those

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, inspect, text, update
 from sqlmodel import Session
 
 from distro.audience.lists import add_members, get_or_create_list
-from distro.audience.preferences import save_beat_choices
 from distro.config import Settings
 from distro.db import MIGRATIONS, make_engine, upgrade
 from distro.errors import ValidationError
@@ -36,6 +35,7 @@ from distro.sending.expand import LEFT_OUT_REASON, FireOutcome, fire_send
 from distro.sending.forecast import AudienceForecast, summarise_sends
 from distro.sending.scheduling import Audience, ScheduledSend, SendRequest, schedule
 from distro.sending.withdraw import withdraw_release
+from distro.tracking.preference_centre import save_beat_choices
 from tests.conftest import make_settings
 from tests.factories import add_contacts, add_release, messages_of, suppress
 from tests.test_send_control import hand_over, record

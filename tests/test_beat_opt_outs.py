@@ -70,7 +70,7 @@ def test_a_beat_opt_out_is_its_own_outcome_everywhere(live: LiveDistro, tmp_path
     assert "opted out of a beat" in text.stdout
 
     # Shown on the contact, with since when.
-    (opt_out,) = contact_details(engine, opting.email)["beat_opt_outs"]
+    (opt_out,) = contact_details(engine, opting.email).as_dict()["beat_opt_outs"]
     assert (opt_out["beat"], opt_out["message_id"]) == ("health", first.id)
     shown = run(tmp_path, "contacts", "show", opting.email)
     assert shown.returncode == 0, shown.stderr

@@ -561,7 +561,7 @@ def test_an_endpoint_failing_long_enough_is_given_up_until_resumed(
     assert len(receiver.requests) == 7
 
     receiver.replies.clear()
-    assert status(set_active(engine, hook_id, True)) == "ok"
+    assert set_active(engine, hook_id, True).status == "ok"
     assert deliverer.run("w1") == 1
     state = endpoint(engine, hook_id)
     assert (state.cursor_event_id, state.consecutive_failures, state.gave_up_at) == (

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from distro.audience.preferences import beat_choices, named_beats, save_beat_choices
+from distro.audience.preferences import beat_choices, named_beats
 from distro.audience.targeting import audience_contact_ids
 from distro.config import secret_key
 from distro.models import (
@@ -28,6 +28,7 @@ from distro.models.types import utcnow
 from distro.sending.expand import FireOutcome, fire_send
 from distro.sending.scheduling import Audience, schedule_send
 from distro.tracking.links import LinkPurpose, LinkSigner
+from distro.tracking.preference_centre import save_beat_choices
 from tests.conftest import LiveDistro, make_settings
 from tests.factories import add_contacts, add_release, messages_of
 

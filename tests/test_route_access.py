@@ -20,8 +20,8 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import Engine
 from starlette.routing import BaseRoute, Mount
 
+from distro.assemble import build_app
 from distro.tracking.links import LinkPurpose, LinkSigner
-from distro.web.assemble import build_app
 from tests.conftest import LiveDistro, make_settings
 from tests.test_webhooks_support import handed_over
 

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import Engine
 from starlette.routing import Mount
 
+from distro.assemble import build_app
 from distro.config import Settings
 from distro.errors import ConfigError
 from distro.sandbox import SandboxOptions, create_sandbox_app
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, is_loopback, socket_url
 from tests.cli_support import DISTRO, clean_env, free_port, run, start, stop, wait_http
 from tests.conftest import make_settings

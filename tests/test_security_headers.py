@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
+from distro.assemble import build_app
 from distro.db import make_engine
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 from tests.conftest import LiveDistro, make_settings
 from tests.sandbox_support import live_sandbox

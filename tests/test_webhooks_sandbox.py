@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from distro.assemble import build_app
 from distro.config import Settings
 from distro.models import Message, MessageStatus
 from distro.sandbox import Sandbox, SandboxOptions, WebhookOptions, create_sandbox_app
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 from distro.worker import Worker
 from tests.conftest import make_settings

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session
 
+from distro.assemble import build_app
 from distro.audience.lists import add_members, get_or_create_list
 from distro.config import Settings
 from distro.models import Contact, Event, Message, MessageStatus, Suppression
 from distro.models.types import utcnow
 from distro.sending.expand import fire_send
 from distro.sending.scheduling import Audience, schedule_send
-from distro.web.assemble import build_app
 from distro.web.server import ServerThread, bind_socket, socket_url
 from tests.conftest import make_settings
 from tests.factories import add_release, messages_of

@@ -29,6 +29,15 @@ from distro.audience.contact_fields import (
     clean_value,
     multi_value,
 )
+from distro.audience.contact_views import (
+    BeatOptOutView,
+    ContactDetails,
+    ContactFields,
+    ContactSuppression,
+    ContactView,
+    DeletedContact,
+    DeletionSuppression,
+)
 from distro.audience.preferences import OPT_OUTS
 from distro.audience.suppression import suppression_added
 from distro.csv_writer import CsvWriter
@@ -70,6 +79,12 @@ def normalise_address(email: str) -> str:
         return address.lower()
 
 
+def has_contacts(engine: Engine) -> bool:
+    """Whether the database has any contact (the samples are loaded only into an empty one)."""
+    with reading(engine) as conn:
+        return conn.scalar(select(CONTACTS.c.id).limit(1)) is not None
+
+
 def _contact_id(conn: Connection, email: str) -> int:
     address = normalise_address(email)
     found = conn.scalar(select(CONTACTS.c.id).where(CONTACTS.c.email == address))
@@ -95,17 +110,17 @@ def _multi(conn: Connection, ids: Collection[int]) -> dict[str, dict[int, list[s
     return found
 
 
-def _row_dict(row: Any, multi: dict[str, dict[int, list[str]]]) -> dict[str, Any]:
-    data: dict[str, Any] = {"email": row.email}
-    for name in SCALAR_FIELDS:
-        data[name] = row._mapping[name]
-    data["beats"] = multi["beats"].get(row.id, [])
-    data["tags"] = multi["tags"].get(row.id, [])
-    data["custom"] = dict(row.custom or {})
-    data["status"] = row.status
-    data["created_at"] = row.created_at.isoformat()
-    data["updated_at"] = row.updated_at.isoformat()
-    return data
+def _view(row: Any, multi: dict[str, dict[int, list[str]]]) -> ContactView:
+    return ContactView(
+        email=row.email,
+        fields=ContactFields(**{name: row._mapping[name] for name in SCALAR_FIELDS}),
+        beats=tuple(multi["beats"].get(row.id, [])),
+        tags=tuple(multi["tags"].get(row.id, [])),
+        custom=dict(row.custom or {}),
+        status=row.status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 def list_contacts(
@@ -114,7 +129,7 @@ def list_contacts(
     where: str | None = None,
     now: datetime | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ContactView]:
     """Contacts by address, optionally only those a segment expression matches."""
     query: Select[Any] = select(CONTACTS).order_by(CONTACTS.c.email)
     if where:
@@ -126,7 +141,7 @@ def list_contacts(
     with reading(engine) as conn:
         rows = conn.execute(query).all()
         multi = _multi(conn, [row.id for row in rows])
-    return [_row_dict(row, multi) for row in rows]
+    return [_view(row, multi) for row in rows]
 
 
 def _segment_ids(where: str, now: datetime | None) -> Select[tuple[int]]:
@@ -136,16 +151,15 @@ def _segment_ids(where: str, now: datetime | None) -> Select[tuple[int]]:
     return segment_contact_ids(where, now or utcnow())
 
 
-def contact_details(engine: Engine, email: str) -> dict[str, Any]:
+def contact_details(engine: Engine, email: str) -> ContactDetails:
     """Every field, beats, tags, custom fields, lists and suppression status of one contact."""
     with reading(engine) as conn:
         return _details(conn, _contact_id(conn, email))
 
 
-def _details(conn: Connection, cid: int) -> dict[str, Any]:
+def _details(conn: Connection, cid: int) -> ContactDetails:
     row = conn.execute(select(CONTACTS).where(CONTACTS.c.id == cid)).one()
-    data = _row_dict(row, _multi(conn, [cid]))
-    data["lists"] = list(
+    lists = tuple(
         conn.scalars(
             select(LISTS.c.name)
             .join(MEMBERS, MEMBERS.c.list_id == LISTS.c.id)
@@ -158,26 +172,23 @@ def _details(conn: Connection, cid: int) -> dict[str, Any]:
             SUPPRESSIONS.c.email == row.email
         )
     ).first()
-    data["suppressed"] = suppression is not None
-    data["suppression"] = (
-        None
-        if suppression is None
-        else {
-            "reason": suppression.reason,
-            "source": suppression.source,
-            "since": suppression.created_at.isoformat(),
-        }
-    )
     # Beats they dropped in the preference centre: staff's beats stay, sends by beat skip them.
-    data["beat_opt_outs"] = [
-        {"beat": beat, "since": since.isoformat(), "message_id": message_id}
+    opt_outs = tuple(
+        BeatOptOutView(beat, since, message_id)
         for beat, since, message_id in conn.execute(
             select(OPT_OUTS.c.beat, OPT_OUTS.c.created_at, OPT_OUTS.c.message_id)
             .where(OPT_OUTS.c.contact_id == cid)
             .order_by(OPT_OUTS.c.beat)
         )
-    ]
-    return data
+    )
+    return ContactDetails(
+        contact=_view(row, _multi(conn, [cid])),
+        lists=lists,
+        suppression=None
+        if suppression is None
+        else ContactSuppression(suppression.reason, suppression.source, suppression.created_at),
+        beat_opt_outs=opt_outs,
+    )
 
 
 @dataclass
@@ -215,7 +226,7 @@ def _multi_values(values: Sequence[str], kind: str) -> list[str]:
     return cleaned
 
 
-def edit_contact(engine: Engine, email: str, edit: ContactEdit) -> dict[str, Any]:
+def edit_contact(engine: Engine, email: str, edit: ContactEdit) -> ContactDetails:
     """Apply an edit in one transaction and return the contact as `contacts show` does."""
     values: dict[str, Any] = {}
     for name, raw in edit.values.items():
@@ -270,7 +281,8 @@ def export_contacts(
     engine: Engine, path: Path, *, where: str | None = None, now: datetime | None = None
 ) -> int:
     """Write contacts to a UTF-8 CSV (see ``distro.csv_writer``); returns how many."""
-    contacts = list_contacts(engine, where=where, now=now)
+    # The listed JSON form, so each cell is what `contacts list --json` shows.
+    contacts = [contact.as_dict() for contact in list_contacts(engine, where=where, now=now)]
     custom_keys = sorted({key for contact in contacts for key in contact["custom"]})
     taken = {column.lower() for column in EXPORT_COLUMNS}
     custom_headers = [f"custom.{key}" if key.lower() in taken else key for key in custom_keys]
@@ -290,7 +302,7 @@ def export_contacts(
     return len(contacts)
 
 
-def delete_contact(engine: Engine, email: str, *, suppress: bool = False) -> dict[str, Any]:
+def delete_contact(engine: Engine, email: str, *, suppress: bool = False) -> DeletedContact:
     """Delete a contact, its beats, tags and list memberships; with ``suppress`` keep its
     address on the suppression list (do_not_contact) so it is never mailed again.
 
@@ -318,14 +330,10 @@ def delete_contact(engine: Engine, email: str, *, suppress: bool = False) -> dic
         for table in (MEMBERS, BEATS, TAGS):
             conn.execute(delete(table).where(table.c.contact_id == cid))
         conn.execute(delete(CONTACTS).where(CONTACTS.c.id == cid))
-        result: dict[str, Any] = {"email": address, "deleted": True, "lists": sorted(lists)}
+        kept: DeletionSuppression | None = None
         if suppress:
             suppression, added = suppression_added(
                 session, address, SuppressionReason.DO_NOT_CONTACT, source=DELETE_SOURCE
             )
-            result["suppression"] = {
-                "reason": suppression.reason,
-                "source": suppression.source,
-                "added": added,
-            }
-    return result
+            kept = DeletionSuppression(suppression.reason, suppression.source, added)
+    return DeletedContact(address, tuple(sorted(lists)), kept)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from distro.audience.contact_views import ContactDetails
 from distro.audience.contacts import (
     ContactEdit,
     contact_details,
@@ -88,19 +89,13 @@ def list_command(
     """List contacts, all or those a segment expression matches."""
     found = list_contacts(state(ctx).engine, where=where, now=utcnow(), limit=limit)
     if as_json:
-        print_json(found)
+        print_json([contact.as_dict() for contact in found])
         return
     print_table(
         f"Contacts ({len(found)})",
         ("email", "name", "outlet", Col("region", optional=True), "beats"),
         [
-            (
-                c["email"],
-                f"{c['first_name']} {c['last_name']}".strip(),
-                c["outlet"],
-                c["region"],
-                "; ".join(c["beats"]),
-            )
+            (c.email, c.fields.name, c.fields.outlet, c.fields.region, "; ".join(c.beats))
             for c in found
         ],
     )
@@ -116,40 +111,36 @@ def show_command(
     _print_contact(contact_details(state(ctx).engine, email), as_json)
 
 
-def _print_contact(data: dict[str, Any], as_json: bool) -> None:
+def _print_contact(details: ContactDetails, as_json: bool) -> None:
     if as_json:
-        print_json(data)
+        print_json(details.as_dict())
         return
-    suppression = data["suppression"]
+    contact, fields, suppression = details.contact, details.contact.fields.as_dict(), None
+    if details.suppression is not None:
+        found = details.suppression
+        suppression = f"{found.reason} ({found.source}, {found.since.isoformat()[:10]})"
     rows: list[tuple[str, Any]] = [
-        ("email", data["email"]),
-        *[(name, data[name]) for name in ("first_name", "last_name", "outlet", "title")],
-        *[(name, data[name]) for name in ("region", "country", "language", "timezone")],
-        ("notes", data["notes"]),
-        ("beats", "; ".join(data["beats"])),
+        ("email", contact.email),
+        *fields.items(),
+        ("beats", "; ".join(contact.beats)),
         (
             "beats opted out",
             "; ".join(
-                f"{o['beat']} (since {o['since'][:16].replace('T', ' ')} UTC)"
-                for o in data["beat_opt_outs"]
+                f"{o.beat} (since {o.since.isoformat()[:16].replace('T', ' ')} UTC)"
+                for o in details.beat_opt_outs
             )
             or "none",
         ),
-        ("tags", "; ".join(data["tags"])),
-        *[(f"custom.{key}", value) for key, value in sorted(data["custom"].items())],
-        ("lists", ", ".join(data["lists"])),
-        ("status", data["status"]),
-        (
-            "suppressed",
-            "no"
-            if suppression is None
-            else f"{suppression['reason']} ({suppression['source']}, {suppression['since'][:10]})",
-        ),
-        ("created", data["created_at"][:16]),
-        ("updated", data["updated_at"][:16]),
+        ("tags", "; ".join(contact.tags)),
+        *[(f"custom.{key}", value) for key, value in sorted(contact.custom.items())],
+        ("lists", ", ".join(details.lists)),
+        ("status", contact.status),
+        ("suppressed", suppression or "no"),
+        ("created", contact.created_at.isoformat()[:16]),
+        ("updated", contact.updated_at.isoformat()[:16]),
     ]
     # print_table shows cell text as text: markup in a name is never interpreted.
-    print_table(data["email"], ("field", "value"), rows)
+    print_table(contact.email, ("field", "value"), rows)
 
 
 @contacts.command("edit")
@@ -242,16 +233,16 @@ def delete_command(
         typer.confirm(f"Delete {email.strip()} and its list memberships?", abort=True)
     result = delete_contact(state(ctx).engine, email, suppress=suppress)
     if as_json:
-        print_json(result)
+        print_json(result.as_dict())
         return
-    message = f"Deleted {result['email']}"
-    if result["lists"]:
-        message += f" (was on {', '.join(result['lists'])})"
-    if "suppression" in result:
-        found = result["suppression"]
+    message = f"Deleted {result.email}"
+    if result.lists:
+        message += f" (was on {', '.join(result.lists)})"
+    if result.suppression is not None:
+        found = result.suppression
         message += (
             "; suppressed as do_not_contact"
-            if found["added"]
-            else f"; already suppressed ({found['reason']})"
+            if found.added
+            else f"; already suppressed ({found.reason})"
         )
     console.print(message + ".", markup=False)

@@ -7,7 +7,8 @@ distro.outgoing.destinations).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated
 
 import typer
 
@@ -18,8 +19,6 @@ from distro.outgoing.destinations import Destinations
 from distro.outgoing.endpoints import (
     add_endpoint,
     delivery_log,
-    describe,
-    describe_delivery,
     list_endpoints,
     parse_event_types,
     remove_endpoint,
@@ -27,6 +26,7 @@ from distro.outgoing.endpoints import (
     set_active,
     valid_event_types,
 )
+from distro.outgoing.views import EndpointView
 
 hooks = typer.Typer(
     help="Outgoing webhooks: URLs that receive distro's events as signed JSON.",
@@ -41,39 +41,35 @@ SHOWN_ONCE = (
 )
 
 
-def _events_text(row: dict[str, Any]) -> str:
-    return ", ".join(row["events"]) or "all"
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat()[:16].replace("T", " ") + " UTC" if moment else "-"
 
 
-def _when(text: str | None) -> str:
-    return text[:16].replace("T", " ") + " UTC" if text else "-"
-
-
-def _print_endpoint(row: dict[str, Any]) -> None:
+def _print_endpoint(row: EndpointView) -> None:
     """One webhook as a few unfolded lines: URLs stay whole and copyable in any terminal."""
-    state = "FAILING" if row["status"] == "failing" else row["status"]
-    console.print(f"Webhook {row['id']}  {state}  {row['url']}", markup=False)
+    state = "FAILING" if row.status == "failing" else row.status
+    console.print(f"Webhook {row.id}  {state}  {row.url}", markup=False)
     console.print(
-        f"  events: {_events_text(row)}; send: {row['send_id'] or 'all'}; "
-        f"delivered up to event {row['cursor_event_id']}; "
-        f"last success: {_when(row['last_success_at'])}",
+        f"  events: {', '.join(row.events) or 'all'}; send: {row.send_id or 'all'}; "
+        f"delivered up to event {row.cursor_event_id}; "
+        f"last success: {_when(row.last_success_at)}",
         markup=False,
     )
-    if row["status"] == "failing":
+    if row.status == "failing":
         console.print(
-            f"  failing since {_when(row['failing_since'])} ({row['consecutive_failures']} "
+            f"  failing since {_when(row.failing_since)} ({row.consecutive_failures} "
             f"failures in a row): no longer tried; fix the receiver, then "
-            f"`distro hooks resume {row['id']}`",
+            f"`distro hooks resume {row.id}`",
             markup=False,
         )
-    elif row["status"] == "retrying":
+    elif row.status == "retrying":
         console.print(
-            f"  retrying: {row['consecutive_failures']} failures in a row, next attempt "
-            f"{_when(row['next_attempt_at'])}",
+            f"  retrying: {row.consecutive_failures} failures in a row, next attempt "
+            f"{_when(row.next_attempt_at)}",
             markup=False,
         )
-    if row["last_error"]:
-        console.print(f"  last error: {row['last_error']}", markup=False)
+    if row.last_error:
+        console.print(f"  last error: {row.last_error}", markup=False)
 
 
 @hooks.command("add")
@@ -98,7 +94,7 @@ def add_command(
 ) -> None:
     """Register a URL to receive events from now on; prints its signing secret, once."""
     cli = state(ctx)
-    endpoint, secret = add_endpoint(
+    added = add_endpoint(
         cli.engine,
         url,
         secret_key(cli.settings),
@@ -108,19 +104,19 @@ def add_command(
         destinations=Destinations(cli.settings.outgoing_webhooks.allow_private_addresses),
     )
     if as_json:
-        print_json({**describe(endpoint), "secret": secret})
+        print_json(added.as_dict())
         return
-    console.print(f"Added webhook {endpoint.id}: {endpoint.url}", markup=False)
-    console.print(f"Signing secret: {secret}", markup=False)
+    console.print(f"Added webhook {added.endpoint.id}: {added.endpoint.url}", markup=False)
+    console.print(f"Signing secret: {added.secret}", markup=False)
     console.print(SHOWN_ONCE, markup=False)
 
 
 @hooks.command("list")
 def list_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List the webhooks, their filters and how delivery is going."""
-    rows = [describe(endpoint) for endpoint in list_endpoints(state(ctx).engine)]
+    rows = list_endpoints(state(ctx).engine)
     if as_json:
-        print_json(rows)
+        print_json([row.as_dict() for row in rows])
         return
     if not rows:
         console.print("No webhooks. Add one with `distro hooks add URL`.", markup=False)
@@ -133,10 +129,11 @@ def remove_command(
     ctx: typer.Context, endpoint_id: IdArgument, as_json: JsonOption = False
 ) -> None:
     """Delete a webhook and its delivery log."""
-    endpoint = remove_endpoint(state(ctx).engine, endpoint_id)
+    removed = remove_endpoint(state(ctx).engine, endpoint_id)
     if as_json:
-        print_json({**describe(endpoint), "removed": True})
+        print_json(removed.as_dict())
         return
+    endpoint = removed.endpoint
     console.print(f"Removed webhook {endpoint.id} ({endpoint.url}).", markup=False)
 
 
@@ -145,7 +142,7 @@ def pause_command(ctx: typer.Context, endpoint_id: IdArgument, as_json: JsonOpti
     """Stop delivering to a webhook; events wait for it, none are lost."""
     endpoint = set_active(state(ctx).engine, endpoint_id, False)
     if as_json:
-        print_json(describe(endpoint))
+        print_json(endpoint.as_dict())
         return
     console.print(f"Paused webhook {endpoint.id}; events wait until it is resumed.", markup=False)
 
@@ -157,7 +154,7 @@ def resume_command(
     """Deliver to a paused or failing webhook again, from where it stopped."""
     endpoint = set_active(state(ctx).engine, endpoint_id, True)
     if as_json:
-        print_json(describe(endpoint))
+        print_json(endpoint.as_dict())
         return
     console.print(
         f"Resumed webhook {endpoint.id}; delivery continues after event "
@@ -174,21 +171,21 @@ def log_command(
     as_json: JsonOption = False,
 ) -> None:
     """The latest delivery attempts to a webhook, newest first."""
-    rows = [describe_delivery(e) for e in delivery_log(state(ctx).engine, endpoint_id, limit)]
+    rows = delivery_log(state(ctx).engine, endpoint_id, limit)
     if as_json:
-        print_json(rows)
+        print_json([row.as_dict() for row in rows])
         return
     print_table(
         f"Deliveries to webhook {endpoint_id} ({len(rows)})",
         ("at", "kind", "events", "count", "result", "ms"),
         [
             (
-                r["attempted_at"][:19].replace("T", " "),
-                r["kind"],
-                f"{r['first_event_id']}-{r['last_event_id']}" if r["first_event_id"] else "",
-                r["event_count"],
-                "ok" if r["ok"] else r["error"],
-                r["duration_ms"],
+                r.attempted_at.isoformat()[:19].replace("T", " "),
+                r.kind,
+                f"{r.first_event_id}-{r.last_event_id}" if r.first_event_id else "",
+                r.event_count,
+                "ok" if r.ok else r.error,
+                r.duration_ms,
             )
             for r in rows
         ],
@@ -207,14 +204,7 @@ def ping_command(ctx: typer.Context, endpoint_id: IdArgument, as_json: JsonOptio
     finally:
         deliverer.close()
     if as_json:
-        print_json(
-            {
-                "ok": attempt.ok,
-                "status_code": attempt.status_code,
-                "error": attempt.error,
-                "duration_ms": attempt.duration_ms,
-            }
-        )
+        print_json(attempt.as_dict())
     elif attempt.ok:
         console.print(
             f"Ping accepted: HTTP {attempt.status_code} in {attempt.duration_ms} ms.", markup=False
@@ -231,9 +221,11 @@ def rotate_command(
 ) -> None:
     """Give a webhook a new signing secret (the old one stops at once); prints it, once."""
     cli = state(ctx)
-    endpoint, secret = rotate_secret(cli.engine, endpoint_id, secret_key(cli.settings))
+    rotated = rotate_secret(cli.engine, endpoint_id, secret_key(cli.settings))
     if as_json:
-        print_json({**describe(endpoint), "secret": secret})
+        print_json(rotated.as_dict())
         return
-    console.print(f"New signing secret for webhook {endpoint.id}: {secret}", markup=False)
+    console.print(
+        f"New signing secret for webhook {rotated.endpoint.id}: {rotated.secret}", markup=False
+    )
     console.print(SHOWN_ONCE, markup=False)

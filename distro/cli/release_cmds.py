@@ -11,12 +11,12 @@ import typer
 from distro.cli.output import console, print_json, print_table
 from distro.cli.state import state
 from distro.errors import ValidationError
-from distro.models import Release
 from distro.models.types import utcnow
 from distro.moments import parse_moment, show_moment
 from distro.releases import service as releases
 from distro.releases import workflow
-from distro.releases.service import ReleaseDraft, release_dict
+from distro.releases.service import ReleaseDraft
+from distro.releases.views import ReleaseView
 from distro.sending.preview import preview_release
 from distro.sending.withdraw import withdraw_release
 
@@ -68,10 +68,11 @@ def _assets(values: list[str] | None) -> list[dict[str, Any]] | None:
 
 
 def _print_release(
-    item: Release, as_json: bool, verb: str, warnings: list[str] | None = None
+    item: ReleaseView, as_json: bool, verb: str, warnings: list[str] | None = None
 ) -> None:
     if as_json:
-        print_json(release_dict(item, warnings))
+        # The warnings key only when there are warnings to pass on (approve, import).
+        print_json(item.as_dict() if warnings is None else {**item.as_dict(), "warnings": warnings})
         return
     console.print(f"{verb} release {item.id} ({item.status}): {item.title}", markup=False)
     for warning in warnings or []:
@@ -149,7 +150,7 @@ def import_release(
         default_zone=zone_name,
     )
     if as_json:  # the byline's author, which the release itself has no field for
-        print_json({**release_dict(outcome.release, outcome.warnings), "author": outcome.author})
+        print_json(outcome.as_dict())
         return
     _print_release(outcome.release, as_json, "Imported", outcome.warnings)
 
@@ -206,14 +207,7 @@ def edit(
         changes["embargo_at"] = None
     outcome = workflow.edit(state(ctx).engine, release_id, changes, utcnow())
     if as_json:
-        print_json(
-            {
-                **release_dict(outcome.release),
-                "changed": outcome.changed,
-                "moved_sends": outcome.moved_sends,
-                "early_sends": outcome.early_sends,
-            }
-        )
+        print_json(outcome.as_dict())
         return
     what = ", ".join(outcome.changed) or "nothing"
     console.print(f"Release {release_id} ({outcome.release.status}): changed {what}.", markup=False)
@@ -255,7 +249,7 @@ def withdraw(
     outcome = withdraw_release(state(ctx).engine, release_id, utcnow())
     cancelled = outcome.cancelled_sends
     if as_json:
-        print_json({**release_dict(outcome.release), "cancelled_sends": cancelled})
+        print_json(outcome.as_dict())
         return
     console.print(
         f"Withdrew release {release_id}; cancelled sends: {cancelled or 'none'}. "
@@ -274,7 +268,7 @@ def reopen(
     approving again before it can be scheduled."""
     item = workflow.reopen(state(ctx).engine, release_id, utcnow())
     if as_json:
-        print_json(release_dict(item))
+        print_json(item.as_dict())
         return
     _print_release(item, as_json, "Reopened")
     console.print(
@@ -289,7 +283,7 @@ def list_releases(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List releases, newest first."""
     items = releases.list_releases(state(ctx).engine)
     if as_json:
-        print_json([release_dict(item) for item in items])
+        print_json([item.as_dict() for item in items])
         return
     print_table(
         "Releases",
@@ -307,7 +301,7 @@ def show(
     """Show one release."""
     item = releases.load_release(state(ctx).engine, release_id)
     if as_json:
-        print_json(release_dict(item))
+        print_json(item.as_dict())
         return
     console.print(item.title, markup=False, style="bold")
     for label, value in (

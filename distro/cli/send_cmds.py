@@ -176,12 +176,12 @@ def send_test_command(
         cli.engine, cli.settings, release_id, to, provider=provider, advance_copy=advance_copy
     )
     if as_json:
-        print_json(result)
+        print_json(result.as_dict())
     else:
         console.print(
-            f"Test copy of release {release_id} to {result['to']} accepted by "
-            f"{result['provider']} (id {result['provider_message_id']}); recorded as send "
-            f"{result['send_id']}.",
+            f"Test copy of release {release_id} to {result.to} accepted by "
+            f"{result.provider} (id {result.provider_message_id}); recorded as send "
+            f"{result.send_id}.",
             markup=False,
         )
 

@@ -71,9 +71,9 @@ def serve(
     """
     import uvicorn
 
+    from distro.assemble import build_app, mounted_sandbox_provider, served_sandbox_provider
     from distro.demo import load_samples
     from distro.endpoints import remove_record, write_record
-    from distro.web.assemble import build_app, mounted_sandbox_provider, served_sandbox_provider
     from distro.web.server import bind_socket, is_loopback
     from distro.worker import Worker
 
@@ -261,8 +261,8 @@ def sandbox(
     expose_sandbox: ExposeSandboxOption = False,
 ) -> None:
     """Run the sandbox email provider on its own (point a provider's base_url at it)."""
+    from distro.assemble import sandbox_options
     from distro.sandbox import APIS, FaultOptions, run_standalone
-    from distro.web.assemble import sandbox_options
 
     settings = state(ctx).settings
     config = settings.provider(provider)

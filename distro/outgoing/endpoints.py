@@ -10,7 +10,6 @@ checked again on every delivery). Redirects are never followed on delivery.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
@@ -22,6 +21,7 @@ from distro.models import Event, EventType, OutgoingDelivery, OutgoingWebhook, S
 from distro.models.types import utcnow
 from distro.outgoing.destinations import Destinations
 from distro.outgoing.vault import new_secret, seal
+from distro.outgoing.views import DeliveryView, EndpointSecret, EndpointView, RemovedEndpoint
 
 PUBLIC_ONLY = Destinations()
 
@@ -62,7 +62,7 @@ def add_endpoint(
     from_start: bool = False,
     now: datetime | None = None,
     destinations: Destinations = PUBLIC_ONLY,
-) -> tuple[OutgoingWebhook, str]:
+) -> EndpointSecret:
     """Register ``url``; return the endpoint and its secret (the only time it is readable).
 
     It receives the events stored from now on, or with ``from_start`` every stored event too.
@@ -87,7 +87,7 @@ def add_endpoint(
             created_at=now or utcnow(),
         )
         session.add(endpoint)
-    return endpoint, secret
+    return EndpointSecret(view_of(endpoint), secret)
 
 
 def get_endpoint(session: Session, endpoint_id: int) -> OutgoingWebhook:
@@ -97,23 +97,25 @@ def get_endpoint(session: Session, endpoint_id: int) -> OutgoingWebhook:
     return endpoint
 
 
-def list_endpoints(engine: Engine) -> list[OutgoingWebhook]:
+def list_endpoints(engine: Engine) -> list[EndpointView]:
     with reading_session(engine) as session:
-        return list(session.exec(select(OutgoingWebhook).order_by(col(OutgoingWebhook.id))))
+        found = session.exec(select(OutgoingWebhook).order_by(col(OutgoingWebhook.id)))
+        return [view_of(endpoint) for endpoint in found]
 
 
-def remove_endpoint(engine: Engine, endpoint_id: int) -> OutgoingWebhook:
+def remove_endpoint(engine: Engine, endpoint_id: int) -> RemovedEndpoint:
     """Delete the endpoint and its delivery log."""
     with writing_session(engine) as session:
         endpoint = get_endpoint(session, endpoint_id)
         session.execute(
             delete(OutgoingDelivery).where(col(OutgoingDelivery.endpoint_id) == endpoint_id)
         )
+        removed = view_of(endpoint)
         session.delete(endpoint)
-    return endpoint
+    return RemovedEndpoint(removed)
 
 
-def set_active(engine: Engine, endpoint_id: int, active: bool) -> OutgoingWebhook:
+def set_active(engine: Engine, endpoint_id: int, active: bool) -> EndpointView:
     """Pause, or resume; resuming also forgets past failures so it is tried at once."""
     with writing_session(engine) as session:
         endpoint = get_endpoint(session, endpoint_id)
@@ -124,31 +126,30 @@ def set_active(engine: Engine, endpoint_id: int, active: bool) -> OutgoingWebhoo
             endpoint.failing_since = None
             endpoint.next_attempt_at = None
         session.add(endpoint)
-    return endpoint
+    return view_of(endpoint)
 
 
-def rotate_secret(engine: Engine, endpoint_id: int, server_key: str) -> tuple[OutgoingWebhook, str]:
+def rotate_secret(engine: Engine, endpoint_id: int, server_key: str) -> EndpointSecret:
     """A new secret for the endpoint (the old one stops working at once); shown once."""
     secret = new_secret()
     with writing_session(engine) as session:
         endpoint = get_endpoint(session, endpoint_id)
         endpoint.secret_sealed = seal(secret, server_key)
         session.add(endpoint)
-    return endpoint, secret
+    return EndpointSecret(view_of(endpoint), secret)
 
 
-def delivery_log(engine: Engine, endpoint_id: int, limit: int = 20) -> list[OutgoingDelivery]:
+def delivery_log(engine: Engine, endpoint_id: int, limit: int = 20) -> list[DeliveryView]:
     """The newest ``limit`` attempts, newest first."""
     with reading_session(engine) as session:
         get_endpoint(session, endpoint_id)
-        return list(
-            session.exec(
-                select(OutgoingDelivery)
-                .where(OutgoingDelivery.endpoint_id == endpoint_id)
-                .order_by(col(OutgoingDelivery.id).desc())
-                .limit(limit)
-            )
+        found = session.exec(
+            select(OutgoingDelivery)
+            .where(OutgoingDelivery.endpoint_id == endpoint_id)
+            .order_by(col(OutgoingDelivery.id).desc())
+            .limit(limit)
         )
+        return [delivery_of(entry) for entry in found]
 
 
 def status(endpoint: OutgoingWebhook) -> str:
@@ -162,40 +163,37 @@ def status(endpoint: OutgoingWebhook) -> str:
     return "ok"
 
 
-def describe(endpoint: OutgoingWebhook) -> dict[str, Any]:
-    """The endpoint as shown to staff (never its secret)."""
-
-    def when(moment: datetime | None) -> str | None:
-        return moment.isoformat() if moment else None
-
-    return {
-        "id": endpoint.id,
-        "url": endpoint.url,
-        "status": status(endpoint),
-        # Empty: every event type.
-        "events": list(endpoint.event_types),
-        "send_id": endpoint.send_id,
-        "cursor_event_id": endpoint.cursor_event_id,
-        "consecutive_failures": endpoint.consecutive_failures,
-        "failing_since": when(endpoint.failing_since),
-        "gave_up_at": when(endpoint.gave_up_at),
-        "next_attempt_at": when(endpoint.next_attempt_at),
-        "last_error": endpoint.last_error,
-        "last_success_at": when(endpoint.last_success_at),
-        "created_at": when(endpoint.created_at),
-    }
+def view_of(endpoint: OutgoingWebhook) -> EndpointView:
+    """The endpoint as shown to staff (never its secret); it has an id (flushed or loaded)."""
+    assert endpoint.id is not None
+    return EndpointView(
+        id=endpoint.id,
+        url=endpoint.url,
+        status=status(endpoint),
+        events=tuple(endpoint.event_types),
+        send_id=endpoint.send_id,
+        cursor_event_id=endpoint.cursor_event_id,
+        consecutive_failures=endpoint.consecutive_failures,
+        failing_since=endpoint.failing_since,
+        gave_up_at=endpoint.gave_up_at,
+        next_attempt_at=endpoint.next_attempt_at,
+        last_error=endpoint.last_error,
+        last_success_at=endpoint.last_success_at,
+        created_at=endpoint.created_at,
+    )
 
 
-def describe_delivery(entry: OutgoingDelivery) -> dict[str, Any]:
-    return {
-        "id": entry.id,
-        "kind": entry.kind,
-        "attempted_at": entry.attempted_at.isoformat(),
-        "first_event_id": entry.first_event_id,
-        "last_event_id": entry.last_event_id,
-        "event_count": entry.event_count,
-        "ok": entry.ok,
-        "status_code": entry.status_code,
-        "error": entry.error,
-        "duration_ms": entry.duration_ms,
-    }
+def delivery_of(entry: OutgoingDelivery) -> DeliveryView:
+    assert entry.id is not None
+    return DeliveryView(
+        id=entry.id,
+        kind=entry.kind,
+        attempted_at=entry.attempted_at,
+        first_event_id=entry.first_event_id,
+        last_event_id=entry.last_event_id,
+        event_count=entry.event_count,
+        ok=entry.ok,
+        status_code=entry.status_code,
+        error=entry.error,
+        duration_ms=entry.duration_ms,
+    )

@@ -39,6 +39,15 @@ class Attempt:
     #: Seconds the receiver asked us to wait (Retry-After), if it did.
     retry_after: float | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome as `hooks test --json` gives it (Retry-After is for the scheduler)."""
+        return {
+            "ok": self.ok,
+            "status_code": self.status_code,
+            "error": self.error,
+            "duration_ms": self.duration_ms,
+        }
+
 
 def make_client(
     timeout: float, destinations: Destinations, transport: httpx.BaseTransport | None = None

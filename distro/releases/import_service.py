@@ -8,24 +8,30 @@ refused with a one-line error asking for the title, rather than stored under an 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
 from distro.db import writing_session
 from distro.errors import ValidationError
-from distro.models import Release
 from distro.releases.importer import parse_release
 from distro.releases.inputs import check_markdown_links
 from distro.releases.service import create_release
+from distro.releases.views import ReleaseView
 
 
 @dataclass(frozen=True)
 class ImportOutcome:
     """The stored draft, what the reader of it should check, and the byline's author if any."""
 
-    release: Release
+    release: ReleaseView
     warnings: list[str] = field(default_factory=list)
     author: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The release's JSON with the warnings, and the byline's author (which the release
+        itself has no field for)."""
+        return {**self.release.as_dict(), "warnings": self.warnings, "author": self.author}
 
 
 def import_release(
@@ -65,4 +71,4 @@ def import_release(
             embargo_at=parsed.embargo_at,
             embargo_tz=parsed.embargo_tz,
         )
-    return ImportOutcome(created, warnings, parsed.author)
+    return ImportOutcome(ReleaseView.of(created), warnings, parsed.author)

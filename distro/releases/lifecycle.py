@@ -28,6 +28,7 @@ from distro.models import Release, ReleaseStatus, Send, SendStatus
 from distro.models.types import utcnow
 from distro.releases.inputs import checked_fields
 from distro.releases.settle import cancel_commands, describe, live_sends
+from distro.releases.views import ReleaseView
 
 ALLOWED: dict[str, frozenset[str]] = {
     ReleaseStatus.DRAFT: frozenset({ReleaseStatus.APPROVED, ReleaseStatus.WITHDRAWN}),
@@ -243,14 +244,14 @@ def move_stored(
     return bool(moved.rowcount)
 
 
-def web_copy_exists(release: Release) -> bool:
+def web_copy_exists(release: Release | ReleaseView) -> bool:
     """Whether the web copy exists at all (for recipients' signed links too): only for the
     version being sent or sent. A draft, an approved release and a withdrawn one have none,
     so a reopened release's earlier recipients cannot read the unapproved correction."""
     return release.status in (ReleaseStatus.SCHEDULED, ReleaseStatus.SENT)
 
 
-def web_copy_is_public(release: Release, now: datetime) -> bool:
+def web_copy_is_public(release: Release | ReleaseView, now: datetime) -> bool:
     """The web copy is public once the release went out and any embargo has lifted."""
     return (
         web_copy_exists(release)

@@ -2,7 +2,8 @@
 
 ``create_release`` and ``get_release`` work inside a caller's session; ``create_draft``,
 ``list_releases`` and ``load_release`` are the services the CLI (and the API to come) call:
-one transaction each, releases returned detached and fully loaded.
+one transaction each, releases returned as ``ReleaseView`` (``distro.releases.views``) so no
+caller holds a row outside its session.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from distro.db import reading_session, writing_session
 from distro.errors import FieldError, NotFoundError, ValidationError
 from distro.models import Release
-from distro.moments import parse_moment, show_moment
+from distro.moments import parse_moment
 from distro.releases.inputs import checked_fields
+from distro.releases.lifecycle import approve
+from distro.releases.views import ReleaseView
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -205,32 +208,6 @@ def create_sample_release(session: Session) -> Release:
     return create_release(session, **asdict(ReleaseDraft.sample()))
 
 
-def release_dict(item: Release, warnings: list[str] | None = None) -> dict[str, Any]:
-    """A release as JSON shows it (the CLI's --json, and the API's to come): dates as ISO 8601,
-    the embargo also in its own zone; ``warnings`` when there are some to pass on."""
-    data: dict[str, Any] = {
-        "id": item.id,
-        "slug": item.slug,
-        "title": item.title,
-        "subtitle": item.subtitle,
-        "dateline": item.dateline,
-        "release_date": item.release_date.isoformat() if item.release_date else None,
-        "status": item.status,
-        "language": item.language,
-        "embargo_at": item.embargo_at.isoformat() if item.embargo_at else None,
-        "embargo_tz": item.embargo_tz,
-        "embargo_local": show_moment(item.embargo_at, item.embargo_tz) if item.embargo_at else None,
-        "published_at": item.published_at.isoformat() if item.published_at else None,
-        "body": item.body_md,
-        "boilerplate": item.boilerplate,
-        "contacts": item.media_contacts,
-        "assets": item.asset_links,
-    }
-    if warnings is not None:
-        data["warnings"] = warnings
-    return data
-
-
 # --- services: one transaction each -------------------------------------------------------------
 
 
@@ -261,19 +238,34 @@ class ReleaseDraft:
         return cls.from_toml(SAMPLES / "release.toml")
 
 
-def create_draft(engine: Engine, draft: ReleaseDraft) -> Release:
+def create_draft(engine: Engine, draft: ReleaseDraft) -> ReleaseView:
     """Store ``draft`` as a new draft release under a slug of its own."""
     with writing_session(engine) as session:
-        return create_release(session, **asdict(draft))
+        created = create_release(session, **asdict(draft))
+    return ReleaseView.of(created)
 
 
-def list_releases(engine: Engine) -> list[Release]:
+def add_sample_release(engine: Engine) -> ReleaseView | None:
+    """The bundled sample, approved as an approver would leave it so that it can be sent at
+    once (the demo, `serve --with-samples`); None, storing nothing, when there are releases
+    already: a database in use never gets a sample it did not ask for."""
+    with writing_session(engine) as session:
+        if session.exec(select(func.count()).select_from(Release)).one():
+            return None
+        release = create_sample_release(session)
+        approve(release)
+        session.add(release)
+    return ReleaseView.of(release)
+
+
+def list_releases(engine: Engine) -> list[ReleaseView]:
     """Every release, newest first."""
     with reading_session(engine) as session:
-        return list(session.exec(select(Release).order_by(col(Release.id).desc())).all())
+        found = session.exec(select(Release).order_by(col(Release.id).desc())).all()
+        return [ReleaseView.of(item) for item in found]
 
 
-def load_release(engine: Engine, release_id: int) -> Release:
+def load_release(engine: Engine, release_id: int) -> ReleaseView:
     """One release; NotFoundError when there is none with that id."""
     with reading_session(engine) as session:
-        return get_release(session, release_id)
+        return ReleaseView.of(get_release(session, release_id))

@@ -23,6 +23,7 @@ from distro.releases import lifecycle
 from distro.releases.datelines import approve_warning
 from distro.releases.service import get_release
 from distro.releases.settle import lock_release, settle
+from distro.releases.views import ReleaseView
 
 
 @contextmanager
@@ -38,19 +39,42 @@ def locked(engine: Engine, release_id: int, now: datetime) -> Iterator[tuple[Ses
         yield session, release
 
 
-def edit(
-    engine: Engine, release_id: int, changes: dict[str, Any], now: datetime
-) -> lifecycle.EditOutcome:
+@dataclass(frozen=True)
+class EditedRelease:
+    """The release after an edit, the fields that changed, and the sends that followed a new
+    embargo (``moved_sends``) or are now due before it lifts (``early_sends``)."""
+
+    release: ReleaseView
+    changed: list[str] = field(default_factory=list)
+    moved_sends: list[int] = field(default_factory=list)
+    early_sends: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.release.as_dict(),
+            "changed": self.changed,
+            "moved_sends": self.moved_sends,
+            "early_sends": self.early_sends,
+        }
+
+
+def edit(engine: Engine, release_id: int, changes: dict[str, Any], now: datetime) -> EditedRelease:
     with locked(engine, release_id, now) as (session, release):
-        return lifecycle.edit_release(session, release, changes)
+        outcome = lifecycle.edit_release(session, release, changes)
+    return EditedRelease(
+        ReleaseView.of(outcome.release), outcome.changed, outcome.moved_sends, outcome.early_sends
+    )
 
 
 @dataclass(frozen=True)
 class ApproveOutcome:
     """The approved release and what staff should look at before scheduling it."""
 
-    release: Release
+    release: ReleaseView
     warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.release.as_dict(), "warnings": self.warnings}
 
 
 def approve(engine: Engine, release_id: int, now: datetime) -> ApproveOutcome:
@@ -58,11 +82,11 @@ def approve(engine: Engine, release_id: int, now: datetime) -> ApproveOutcome:
         lifecycle.approve(release)
         session.add(release)
         stale = approve_warning(release, now)
-        return ApproveOutcome(release, [stale] if stale else [])
+    return ApproveOutcome(ReleaseView.of(release), [stale] if stale else [])
 
 
-def reopen(engine: Engine, release_id: int, now: datetime) -> Release:
+def reopen(engine: Engine, release_id: int, now: datetime) -> ReleaseView:
     """Back to draft (see ``lifecycle.reopen``)."""
     with locked(engine, release_id, now) as (session, release):
         lifecycle.reopen(session, release, now)
-        return release
+    return ReleaseView.of(release)

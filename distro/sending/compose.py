@@ -35,6 +35,7 @@ from distro.models import Contact, Release
 from distro.moments import zone
 from distro.providers.base import OutboundEmail
 from distro.releases import embargo
+from distro.releases.views import ReleaseView
 from distro.rendering import (
     TRACKING,
     OpenFields,
@@ -49,7 +50,7 @@ from distro.tracking.rewrite import LinkRewriter
 from distro.urls import allowed_or_empty
 
 
-def release_context(release: Release) -> dict[str, Any]:
+def release_context(release: Release | ReleaseView) -> dict[str, Any]:
     """What templates see as ``release``: stored fields plus the HTML rendered once."""
     return {
         "id": release.id,

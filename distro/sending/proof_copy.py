@@ -7,6 +7,7 @@ module is not taken for a test by its name; what users see still says "test": th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -23,6 +24,26 @@ from distro.sending.compose import composer_for
 from distro.sending.send_states import initial_status
 
 
+@dataclass(frozen=True)
+class SentCopy:
+    """A test copy the provider accepted, and the send that records it."""
+
+    send_id: int
+    to: str
+    provider: str
+    provider_message_id: str | None
+    subject: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "send_id": self.send_id,
+            "to": self.to,
+            "provider": self.provider,
+            "provider_message_id": self.provider_message_id,
+            "subject": self.subject,
+        }
+
+
 def send_proof_copy(
     engine: Engine,
     settings: Settings,
@@ -31,7 +52,7 @@ def send_proof_copy(
     *,
     provider: str | None = None,
     advance_copy: bool = False,
-) -> dict[str, Any]:
+) -> SentCopy:
     """Compose for ``address`` (as that contact, if it is one) and hand it over directly.
 
     A proof copy bypasses the outbox on purpose: it is one message, sent now, and its subject says
@@ -71,10 +92,5 @@ def send_proof_copy(
         )
         session.add(record)
         session.commit()
-    return {
-        "send_id": record.id,
-        "to": email,
-        "provider": provider_name,
-        "provider_message_id": result.provider_message_id,
-        "subject": outbound.subject,
-    }
+    assert record.id is not None
+    return SentCopy(record.id, email, provider_name, result.provider_message_id, outbound.subject)

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
 
-from distro.models import Release, ReleaseStatus, SendStatus
+from distro.models import ReleaseStatus, SendStatus
 from distro.releases import lifecycle
 from distro.releases.settle import LIVE
+from distro.releases.views import ReleaseView
 from distro.releases.workflow import locked
 from distro.sending.send_states import move_send
 from distro.sending.tables import SENDS
@@ -29,8 +31,11 @@ WITHDRAWN_NOTE = "cancelled: the release was withdrawn"
 
 @dataclass(frozen=True)
 class WithdrawOutcome:
-    release: Release
+    release: ReleaseView
     cancelled_sends: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.release.as_dict(), "cancelled_sends": self.cancelled_sends}
 
 
 def withdraw_release(engine: Engine, release_id: int, now: datetime) -> WithdrawOutcome:
@@ -62,4 +67,4 @@ def withdraw_release(engine: Engine, release_id: int, now: datetime) -> Withdraw
                 reason=WITHDRAWN_NOTE,
             )
         ]
-        return WithdrawOutcome(release, cancelled)
+    return WithdrawOutcome(ReleaseView.of(release), cancelled)

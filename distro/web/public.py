@@ -4,37 +4,39 @@ Unsubscribing follows RFC 8058: a POST to the link (which mail clients send with
 ``List-Unsubscribe=One-Click`` and no cookies) unsubscribes at once and answers 200, never a
 redirect. A GET only shows a page, because link scanners fetch URLs on their own: there the
 person confirms unsubscribing from everything, or keeps some of their beats (the preference
-centre; see ``distro.audience.preferences`` for what that changes). Dropping beats is also
+centre; see ``distro.audience.preferences`` for what that changes and
+``distro.tracking.preference_centre`` for saving it). Dropping beats is also
 stored as a ``beat_opted_out`` event, which does not suppress the address.
 
 The signed token in the URL is the only credential and every change is a POST, so the forms need
 no cookie and no CSRF token: a page elsewhere cannot make a browser post to a URL it does not
 know. Someone already unsubscribed who follows the link again is told so and may subscribe again
-(``distro.audience.resubscribe``: only their own unsubscribe is lifted, never a bounce or a
+(``distro.tracking.resubscribe``: only their own unsubscribe is lifted, never a bounce or a
 complaint).
 """
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 import distro
-from distro.audience.preferences import BeatChoice, beat_choices, save_beat_choices
-from distro.audience.resubscribe import (
+from distro.audience.preferences import load_beat_choices
+from distro.db import check_connection
+from distro.tracking.links import LinkPurpose
+from distro.tracking.preference_centre import save_beat_choices
+from distro.tracking.resubscribe import (
+    LinkRecipient,
     Standing,
     Subscription,
+    link_recipient,
     resubscribe,
     subscription_of,
     unsubscribe,
 )
-from distro.db import reading
-from distro.models import Message
-from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
 
 router = APIRouter()
@@ -56,31 +58,15 @@ def landing(context: ContextDep) -> HTMLResponse:
 
 @router.get("/healthz")
 def health(context: ContextDep) -> dict[str, str]:
-    with reading(context.engine) as conn:
-        conn.execute(select(1))
+    check_connection(context.engine)
     return {"status": "ok", "version": distro.__version__}
 
 
-class Recipient(NamedTuple):
-    message_id: int
-    email: str
-    contact_id: int
-
-
-def _recipient(context: AppContext, token: str) -> Recipient | None:
+def _recipient(context: AppContext, token: str) -> LinkRecipient | None:
     message_id = context.signer.verify(LinkPurpose.UNSUBSCRIBE, token)
     if message_id is None:
         return None
-    with reading(context.engine) as conn:
-        row = conn.execute(
-            select(col(Message.email), col(Message.contact_id)).where(col(Message.id) == message_id)
-        ).one_or_none()
-    return None if row is None else Recipient(message_id, row[0], row[1])
-
-
-def _choices(context: AppContext, contact_id: int) -> list[BeatChoice]:
-    with reading(context.engine) as conn:
-        return beat_choices(conn, contact_id)
+    return link_recipient(context.engine, message_id)
 
 
 def _unsubscribed_page(context: AppContext, token: str, subscription: Subscription) -> HTMLResponse:
@@ -102,7 +88,7 @@ async def unsubscribe_page(token: str, context: ContextDep) -> HTMLResponse:
     subscription = await run_in_threadpool(subscription_of, context.engine, found.email)
     if subscription.standing != Standing.SUBSCRIBED:
         return _unsubscribed_page(context, token, subscription)
-    choices = await run_in_threadpool(_choices, context, found.contact_id)
+    choices = await run_in_threadpool(load_beat_choices, context.engine, found.contact_id)
     return _page(
         context,
         "unsubscribe.html",

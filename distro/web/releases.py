@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from distro.models import Message, Release, Send
 from distro.models.types import utcnow
 from distro.releases.embargo import notice_text
-from distro.releases.lifecycle import web_copy_exists, web_copy_is_public
+from distro.releases.web_copy import find_web_copy
 from distro.sending.compose import release_context
 from distro.tracking.links import LinkPurpose
 from distro.web.context import AppContext, ContextDep
@@ -27,27 +25,14 @@ router = APIRouter()
 NOINDEX = {"X-Robots-Tag": "noindex, nofollow, noarchive"}
 
 
-def _recipient_of(context: AppContext, session: Session, release: Release, token: str) -> bool:
-    message_id = context.signer.verify(LinkPurpose.WEB_COPY, token)
-    if message_id is None:
-        return False
-    found = session.exec(
-        select(col(Message.id))
-        .join(Send, col(Send.id) == col(Message.send_id))
-        .where(Message.id == message_id, Send.release_id == release.id)
-    ).first()
-    return found is not None
-
-
 def _page(context: AppContext, slug: str, token: str | None) -> HTMLResponse:
     now = utcnow()
-    with Session(context.engine) as session:
-        release = session.exec(select(Release).where(Release.slug == slug)).first()
-        if release is None or not web_copy_exists(release):
-            return _not_found(context)
-        public = web_copy_is_public(release, now)
-        if not public and not (token and _recipient_of(context, session, release, token)):
-            return _not_found(context)
+    # The token names a message; the service checks it is one of this release's.
+    message_id = context.signer.verify(LinkPurpose.WEB_COPY, token) if token else None
+    found = find_web_copy(context.engine, slug, message_id, now)
+    if found is None:
+        return _not_found(context)
+    release, public = found.release, found.public
     embargoed = release.embargo_at is not None and release.embargo_at > now
     html = context.pages.get_template("web/release.html").render(
         release=release_context(release),

@@ -24,7 +24,7 @@ from sqlmodel import col
 
 from distro.audience.suppression import find_suppression, remove_suppression
 from distro.db import reading, session_scope
-from distro.models import Event, EventType, Suppression, SuppressionReason
+from distro.models import Event, EventType, Message, Suppression, SuppressionReason
 from distro.models.types import utcnow
 from distro.tracking.event import NormalisedEvent, OptOutScope
 from distro.tracking.events import store_events, store_in
@@ -45,6 +45,25 @@ class Subscription:
     email: str
     standing: Standing
     since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LinkRecipient:
+    """Who an unsubscribe link was sent to: the message it names, its address and contact."""
+
+    message_id: int
+    email: str
+    contact_id: int
+
+
+def link_recipient(engine: Engine, message_id: int) -> LinkRecipient | None:
+    """The recipient of the message a verified link names; None when the message is gone (its
+    contact deleted, say), which the page shows as an invalid link."""
+    with reading(engine) as conn:
+        row = conn.execute(
+            select(col(Message.email), col(Message.contact_id)).where(col(Message.id) == message_id)
+        ).one_or_none()
+    return None if row is None else LinkRecipient(message_id, row[0], row[1])
 
 
 def _standing(found: Suppression | None) -> Standing:
